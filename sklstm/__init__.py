@@ -1,0 +1,35 @@
+"""sklstm: LSTM text generators that behave like scikit-learn estimators.
+
+``TextSequencer`` turns documents into token ids and back;
+``LSTMTextGenerator`` trains an LSTM language model and continues prompts;
+``generate`` continues a text prompt from a fitted model, pipeline or search.
+
+TensorFlow is imported only when the generator is first used.
+"""
+
+from importlib import import_module
+
+from sklstm.datasets import load_python_docs
+from sklstm.sequencer import TextSequencer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LSTMTextGenerator",
+    "TextSequencer",
+    "generate",
+    "load_python_docs",
+    "__version__",
+]
+
+_LAZY = {"LSTMTextGenerator": "sklstm.generator", "generate": "sklstm.generator"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'sklstm' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,82 @@
+"""Training windows over one id stream, without materialising them.
+
+Documents are joined into a single int32 stream, each one preceded and the
+last one followed by the end-of-document id::
+
+    EOD d1[0] d1[1] ... EOD d2[0] ... EOD
+
+A window of length ``L`` starting at ``s`` is ``stream[s : s + L]`` and its
+targets are ``stream[s + 1 : s + L + 1]``: every position predicts its next
+token. Windows are gathered batch by batch inside ``tf.data``; the only array
+that scales with the corpus is the stream itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from sklstm._tokens import EOD_ID
+
+
+def join_documents(sequences):
+    """Concatenate id sequences into one stream with end-of-document ids."""
+    total = sum(len(s) for s in sequences) + len(sequences) + 1
+    stream = np.empty(total, dtype=np.int32)
+    pos = 0
+    for seq in sequences:
+        stream[pos] = EOD_ID
+        stream[pos + 1 : pos + 1 + len(seq)] = seq
+        pos += len(seq) + 1
+    stream[pos] = EOD_ID
+    return stream
+
+
+def n_windows(stream_length, window, *, shuffle):
+    """Windows per epoch.
+
+    Shuffled epochs start at a random offset below ``window``, so they count
+    the windows that fit after the largest offset: the same every epoch.
+    """
+    room = stream_length - (window if shuffle else 1)
+    return max(0, room // window)
+
+
+def window_dataset(stream, window, batch_size, *, seed, shuffle):
+    """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches, both (batch, window).
+
+    With ``shuffle``, each epoch starts at a random offset in ``[0, window)``
+    (so window boundaries move between epochs) and visits the windows in a
+    random order; both are drawn from ``seed`` and the epoch number with
+    stateless ops, so the same seed gives the same batches. Without it, one
+    pass over the windows in order. The shuffled dataset repeats forever:
+    pass ``steps_per_epoch`` to ``fit``.
+    """
+    stream = tf.constant(stream, dtype=tf.int32)
+    count = n_windows(int(stream.shape[0]), window, shuffle=shuffle)
+    span = tf.range(window + 1)
+
+    def epoch(e):
+        if shuffle:
+            key = tf.stack([tf.constant(seed, tf.int64), e])
+            offset = tf.random.stateless_uniform(
+                [], seed=key, minval=0, maxval=window, dtype=tf.int32
+            )
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(count), seed=key + 1
+            )
+        else:
+            offset = tf.constant(0, tf.int32)
+            order = tf.range(count)
+
+        def gather(idx):
+            starts = offset + idx * window  # (batch,)
+            rows = tf.gather(stream, starts[:, None] + span[None, :])
+            return rows[:, :-1], rows[:, 1:]  # (batch, window) each
+
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(gather)
+
+    if not shuffle:  # one pass, of known length
+        return epoch(tf.constant(0, tf.int64)).prefetch(tf.data.AUTOTUNE)
+    epochs = tf.data.Dataset.range(np.iinfo(np.int64).max)
+    return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)

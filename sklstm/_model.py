@@ -1,0 +1,162 @@
+"""Building the Keras network and running it outside ``fit``.
+
+The training network maps a window of ids to next-token logits at every
+position::
+
+    ids (batch, time) -> Embedding -> LSTM x n_layers -> [Dense relu] -> logits
+                                                            (batch, time, vocab)
+
+Scoring and generation reuse the same layers, carrying the LSTM states
+across calls instead of starting each window from zeros.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from sklstm._tokens import PAD_ID
+
+if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment
+    raise ImportError(
+        "sklstm needs the TensorFlow backend of Keras 3; KERAS_BACKEND is "
+        f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow before "
+        "importing keras."
+    )
+
+
+def build_model(
+    vocab_size,
+    *,
+    embedding_dim,
+    units,
+    dense_units,
+    dropout,
+    l2,
+    seed,
+):
+    """Return the training network, uncompiled.
+
+    Every initializer and dropout layer gets its own seed derived from
+    ``seed``, so the same seed builds the same network without touching
+    global random state.
+    """
+    seeds = iter(range(seed, seed + 4 * len(units) + 8))
+    init = keras.initializers
+    reg = keras.regularizers.L2(l2) if l2 else None
+
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(
+        vocab_size,
+        embedding_dim,
+        embeddings_initializer=init.RandomUniform(-0.05, 0.05, seed=next(seeds)),
+        name="embedding",
+    )(ids)
+    for k, n_units in enumerate(units):
+        # Defaults kept cuDNN-eligible: tanh/sigmoid, no recurrent dropout.
+        x, _, _ = keras.layers.LSTM(
+            n_units,
+            return_sequences=True,
+            return_state=True,
+            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
+            recurrent_initializer=init.Orthogonal(seed=next(seeds)),
+            kernel_regularizer=reg,
+            name=f"lstm_{k}",
+        )(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"dropout_{k}")(x)
+    if dense_units:
+        x = keras.layers.Dense(
+            dense_units,
+            activation="relu",
+            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
+            kernel_regularizer=reg,
+            name="dense",
+        )(x)
+    logits = keras.layers.Dense(
+        vocab_size,
+        kernel_initializer=init.GlorotUniform(seed=next(seeds)),
+        kernel_regularizer=reg,
+        name="logits",
+    )(x)
+    return keras.Model(ids, logits, name="lstm_language_model")
+
+
+class Network:
+    """The layers of a built model, and compiled functions that run them.
+
+    The functions close over the layers' variables, so they see the current
+    weights after further training without being rebuilt.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.embedding = model.get_layer("embedding")
+        self.lstms = [layer for layer in model.layers if layer.name.startswith("lstm_")]
+        names = {layer.name for layer in model.layers}
+        self.dense = model.get_layer("dense") if "dense" in names else None
+        self.head = model.get_layer("logits")
+        self.units = [layer.units for layer in self.lstms]
+        self.vocab_size = self.head.units
+        state_specs = [
+            tf.TensorSpec([None, u], tf.float32) for u in self.units for _ in (0, 1)
+        ]
+        ids_spec = tf.TensorSpec([None, None], tf.int32)
+        self.score_chunk = tf.function(
+            self._score_chunk,
+            input_signature=[ids_spec, ids_spec, state_specs],
+            reduce_retracing=True,
+        )
+        self.last_logits = tf.function(
+            self._last_logits, input_signature=[ids_spec], reduce_retracing=True
+        )
+
+    # -- building blocks --------------------------------------------------
+    def zero_states(self, batch):
+        """Flat list ``[h0, c0, h1, c1, ...]`` of zero states."""
+        return [tf.zeros([batch, u]) for u in self.units for _ in (0, 1)]
+
+    def features(self, ids, states, mask=None):
+        """Run embedding, LSTMs and the optional Dense layer over ``ids``.
+
+        Returns the features before the output layer, shape
+        (batch, time, features), and the final states.
+        """
+        x = self.embedding(ids)  # (batch, time, embedding_dim)
+        new_states = []
+        for k, lstm in enumerate(self.lstms):
+            x, h, c = lstm(x, initial_state=states[2 * k : 2 * k + 2], mask=mask)
+            new_states += [h, c]  # each (batch, units)
+        if self.dense is not None:
+            x = self.dense(x)
+        return x, new_states
+
+    # -- compiled entry points ---------------------------------------------
+    def _score_chunk(self, ids, targets, states):
+        """Summed negative log-likelihood of ``targets`` per row.
+
+        ``ids`` and ``targets`` are right-padded with ``PAD_ID``; padded
+        targets do not count. Returns (nll per row, tokens per row, states).
+        """
+        x, states = self.features(ids, states)
+        logits = self.head(x)  # (batch, time, vocab)
+        nll = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=targets, logits=logits
+        )  # (batch, time)
+        weight = tf.cast(tf.not_equal(targets, PAD_ID), nll.dtype)
+        return (
+            tf.reduce_sum(nll * weight, axis=1),
+            tf.reduce_sum(weight, axis=1),
+            states,
+        )
+
+    def _last_logits(self, ids):
+        """Next-token logits after left-padded ``ids``, and the final states.
+
+        Padding on the left is masked, so every row ends in the state its own
+        tokens lead to.
+        """
+        mask = tf.not_equal(ids, PAD_ID)
+        states = self.zero_states(tf.shape(ids)[0])
+        x, states = self.features(ids, states, mask=mask)
+        return self.head(x[:, -1, :]), states  # (batch, vocab)

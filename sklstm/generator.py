@@ -1,0 +1,704 @@
+"""LSTMTextGenerator: an LSTM language model as a scikit-learn estimator."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from sklstm import _data
+from sklstm._callbacks import BestWeights
+from sklstm._model import Network, build_model
+from sklstm._sampling import Sampler
+from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
+from sklstm._validation import (
+    check_bool,
+    check_documents,
+    check_float,
+    check_int,
+)
+from sklstm.sequencer import TextSequencer, check_id_sequences
+
+_MAX_SEED = np.iinfo(np.int32).max
+# Logits held at once while scoring: tokens per call scale down with the
+# vocabulary so that (tokens, vocab) float32 stays near 32 MB.
+_SCORE_LOGITS = 2**23
+_SCORE_CHUNK = 128
+
+
+class LSTMTextGenerator(BaseEstimator):
+    """LSTM language model that learns from text and continues prompts.
+
+    The network is Embedding -> one or more LSTM layers -> optional relu
+    Dense -> logits over the vocabulary. Training is many-to-many: a window
+    of ``sequence_length`` tokens predicts its next token at every position,
+    with sparse cross-entropy on logits, so no one-hot targets and no
+    overlapping windows are ever built.
+
+    ``X`` is either raw documents (an iterable of str), tokenised by the
+    ``sequencer`` this estimator owns, or integer id sequences from a
+    :class:`TextSequencer` step earlier in a :class:`~sklearn.pipeline.Pipeline`
+    (a 2-D array padded with ``0``, or a list of 1-D arrays).
+
+    Parameters
+    ----------
+    sequencer : TextSequencer or None, default=None
+        Tokeniser for raw-text input. None means ``TextSequencer()`` (char
+        level); its parameters are still reachable as ``sequencer__level``
+        and so on, in ``set_params`` and in searches. Cloned at ``fit``.
+    embedding_dim : int, default=64
+        Size of the token embedding.
+    units : int or tuple of int, default=256
+        Units of each LSTM layer; a tuple stacks several layers.
+    dense_units : int or None, default=None
+        Units of a relu Dense layer between the LSTMs and the output layer;
+        None for no such layer.
+    dropout : float, default=0.0
+        Dropout rate after each LSTM layer, in [0, 1).
+    l2 : float, default=0.0
+        L2 regularisation factor on every kernel.
+    sequence_length : int, default=100
+        Tokens per training window (the backpropagation-through-time length).
+    batch_size : int, default=64
+        Windows per training batch.
+    epochs : int, default=10
+        Maximum passes over the training windows.
+    learning_rate : float, default=0.002
+        Adam learning rate.
+    clipnorm : float or None, default=5.0
+        Clip each gradient to this norm; None for no clipping.
+    validation_fraction : float, default=0.1
+        Fraction of whole documents held out to measure validation loss each
+        epoch (at least one document when there are two or more). 0 trains on
+        everything.
+    early_stopping : bool, default=True
+        Stop when the monitored loss (validation loss, or training loss
+        without validation) has not improved for ``n_iter_no_change`` epochs,
+        and restore the weights of the best epoch.
+    n_iter_no_change : int, default=3
+        Patience of early stopping, in epochs.
+    verbose : int, default=0
+        0 is silent; 1 shows Keras progress bars; 2 one line per epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout, the validation split and the
+        order of training windows. An int makes ``fit`` reproducible on CPU.
+        Global random generators are never reseeded.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The trained network: int ids (batch, time) -> logits (batch, time,
+        vocab).
+    sequencer_ : TextSequencer or None
+        The fitted tokeniser when trained on raw text; None when trained on
+        ids.
+    vocab_size_ : int
+        Number of token ids the model covers (reserved ids included).
+    history_ : dict of str to list of float
+        Per epoch: ``loss`` and ``accuracy`` (next-token) on the training
+        windows, and ``val_loss`` and ``val_accuracy`` with validation.
+    best_epoch_ : int
+        Epoch (0-based) whose weights the model holds.
+    n_epochs_ : int
+        Epochs run.
+
+    See Also
+    --------
+    TextSequencer : Vocabulary and encoding of raw documents.
+    sklstm.generate : Continue a text prompt from a fitted model, pipeline or
+        search.
+
+    Examples
+    --------
+    >>> from sklstm import LSTMTextGenerator
+    >>> docs = ["the cat sat on the mat. " * 20, "the dog sat on the log. " * 20]
+    >>> gen = LSTMTextGenerator(units=32, embedding_dim=8, sequence_length=20,
+    ...                         epochs=2, validation_fraction=0, random_state=0)
+    >>> gen.fit(docs).generate("the ", max_new_tokens=10, random_state=0)
+    '...'
+    """
+
+    def __init__(
+        self,
+        *,
+        sequencer=None,
+        embedding_dim=64,
+        units=256,
+        dense_units=None,
+        dropout=0.0,
+        l2=0.0,
+        sequence_length=100,
+        batch_size=64,
+        epochs=10,
+        learning_rate=0.002,
+        clipnorm=5.0,
+        validation_fraction=0.1,
+        early_stopping=True,
+        n_iter_no_change=3,
+        verbose=0,
+        random_state=None,
+    ):
+        self.sequencer = sequencer
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.l2 = l2
+        self.sequence_length = sequence_length
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.clipnorm = clipnorm
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ parameters
+    def get_params(self, deep=True):
+        """Get parameters, with ``sequencer__*`` even when ``sequencer=None``."""
+        params = super().get_params(deep=deep)
+        if deep and self.sequencer is None:
+            for key, value in TextSequencer().get_params().items():
+                params[f"sequencer__{key}"] = value
+        return params
+
+    def set_params(self, **params):
+        """Set parameters; ``sequencer__*`` on the default sequencer creates it.
+
+        Setting ``sequencer__level`` while ``sequencer`` is None first sets
+        ``sequencer`` to a new ``TextSequencer()``, so the default instance
+        is never shared between estimators.
+        """
+        nested = any(key.startswith("sequencer__") for key in params)
+        if nested and self.sequencer is None and "sequencer" not in params:
+            self.sequencer = TextSequencer()
+        return super().set_params(**params)
+
+    def _validate_params(self):
+        where = type(self).__name__
+        if self.sequencer is not None and not isinstance(self.sequencer, TextSequencer):
+            raise TypeError(
+                f"The 'sequencer' parameter of {where} must be a TextSequencer "
+                f"or None. Got {self.sequencer!r} instead."
+            )
+        check_int(self.embedding_dim, "embedding_dim", where, min_value=1)
+        units = (
+            (self.units,) if isinstance(self.units, numbers.Integral) else self.units
+        )
+        if (
+            not isinstance(units, (tuple, list))
+            or not units
+            or not all(
+                isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0
+                for u in units
+            )
+        ):
+            raise ValueError(
+                f"The 'units' parameter of {where} must be an int >= 1 or a "
+                f"non-empty tuple of ints >= 1. Got {self.units!r} instead."
+            )
+        check_int(self.dense_units, "dense_units", where, min_value=1, allow_none=True)
+        check_float(self.dropout, "dropout", where, low=0, high=1, high_inclusive=False)
+        check_float(self.l2, "l2", where, low=0)
+        check_int(self.sequence_length, "sequence_length", where, min_value=1)
+        check_int(self.batch_size, "batch_size", where, min_value=1)
+        check_int(self.epochs, "epochs", where, min_value=1)
+        check_float(
+            self.learning_rate, "learning_rate", where, low=0, low_inclusive=False
+        )
+        check_float(
+            self.clipnorm,
+            "clipnorm",
+            where,
+            low=0,
+            low_inclusive=False,
+            allow_none=True,
+        )
+        check_float(
+            self.validation_fraction,
+            "validation_fraction",
+            where,
+            low=0,
+            high=1,
+            high_inclusive=False,
+        )
+        check_bool(self.early_stopping, "early_stopping", where)
+        check_int(self.n_iter_no_change, "n_iter_no_change", where, min_value=1)
+        check_int(self.verbose, "verbose", where, min_value=0)
+        return tuple(int(u) for u in units)
+
+    # ----------------------------------------------------------------- input
+    def _split_input(self, X, where):
+        """Return ("text", docs) or ("ids", sequences) for ``X``."""
+        if isinstance(X, (str, bytes)):
+            check_documents(X, where)  # raises the bare-string error
+        if not isinstance(X, np.ndarray):
+            try:
+                X = list(X)
+            except TypeError as exc:
+                raise TypeError(
+                    f"{where} expects an iterable of str documents or integer id "
+                    f"sequences; got {type(X).__name__}."
+                ) from exc
+        if len(X) == 0:
+            raise ValueError(
+                f"{where} expects at least one document or id sequence; got an "
+                "empty input."
+            )
+        text = (
+            X.dtype.kind in "US"
+            if isinstance(X, np.ndarray) and X.dtype != object
+            else any(isinstance(x, (str, bytes)) for x in X)
+        )
+        if text:
+            return "text", check_documents(X, where)
+        return "ids", X
+
+    def _encode(self, X, where):
+        """Validated id sequences for ``X``, text or ids, on a fitted model."""
+        kind, data = self._split_input(X, where)
+        if kind == "text":
+            if self.sequencer_ is None:
+                raise TypeError(
+                    f"{where} got text, but this {type(self).__name__} was fitted "
+                    "on token ids and has no sequencer. Pass ids from the same "
+                    "TextSequencer, or use the whole pipeline (for generation: "
+                    "sklstm.generate(pipeline, prompt))."
+                )
+            return self.sequencer_._encode(data)
+        sequences = check_id_sequences(data, self.vocab_size_, where)
+        return [s[s != PAD_ID] for s in sequences]  # drop padding
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y=None):
+        """Train the language model on documents.
+
+        Parameters
+        ----------
+        X : iterable of str, or id sequences
+            Raw documents (tokenised by ``sequencer``), or integer id
+            sequences from a fitted :class:`TextSequencer`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LSTMTextGenerator
+            The fitted estimator.
+        """
+        units = self._validate_params()
+        where = f"{type(self).__name__}.fit"
+        kind, data = self._split_input(X, where)
+        if kind == "text":
+            sequencer = (
+                self.sequencer if self.sequencer is not None else TextSequencer()
+            )
+            self.sequencer_ = clone(sequencer).fit(data)
+            sequences = self.sequencer_._encode(data)
+            self.vocab_size_ = self.sequencer_.vocab_size_
+        else:
+            self.sequencer_ = None
+            sequences = check_id_sequences(data, np.iinfo(np.int32).max, where)
+            highest = max((int(s.max()) for s in sequences if s.size), default=0)
+            self.vocab_size_ = max(highest + 1, N_RESERVED)
+            sequences = [s[s != PAD_ID] for s in sequences]
+
+        rng = check_random_state(self.random_state)
+        train, val = self._split_documents(sequences, rng)
+        train_stream = _data.join_documents(train)
+        needed = self.sequence_length + 1
+        if len(train_stream) < needed:
+            raise ValueError(
+                f"The training text has {len(train_stream)} tokens (end-of-document "
+                f"markers included), fewer than the {needed} one window of "
+                f"sequence_length={self.sequence_length} needs. Use a smaller "
+                "sequence_length or more text."
+            )
+        model_seed, data_seed = (int(s) for s in rng.randint(_MAX_SEED, size=2))
+        self.model_ = build_model(
+            self.vocab_size_,
+            embedding_dim=self.embedding_dim,
+            units=units,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            l2=self.l2,
+            seed=model_seed,
+        )
+        self.model_.compile(
+            optimizer=keras.optimizers.Adam(
+                learning_rate=self.learning_rate, clipnorm=self.clipnorm
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
+        )
+        self._fit_loop(train_stream, val, data_seed)
+        return self
+
+    def _split_documents(self, sequences, rng):
+        """Hold out whole documents for validation."""
+        n_docs = len(sequences)
+        if self.validation_fraction == 0:
+            return sequences, []
+        if n_docs < 2:
+            warnings.warn(
+                f"validation_fraction={self.validation_fraction} holds out whole "
+                f"documents, but there is only {n_docs}; training without "
+                "validation.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return sequences, []
+        n_val = min(n_docs - 1, max(1, round(self.validation_fraction * n_docs)))
+        order = rng.permutation(n_docs)
+        val_idx = set(order[:n_val].tolist())
+        train = [s for i, s in enumerate(sequences) if i not in val_idx]
+        val = [s for i, s in enumerate(sequences) if i in val_idx]
+        return train, val
+
+    def _fit_loop(self, train_stream, val_sequences, data_seed):
+        window = self.sequence_length
+        train_ds = _data.window_dataset(
+            train_stream, window, self.batch_size, seed=data_seed, shuffle=True
+        )
+        n_train = _data.n_windows(len(train_stream), window, shuffle=True)
+        steps = -(-n_train // self.batch_size)
+        val_ds = None
+        if val_sequences:
+            val_stream = _data.join_documents(val_sequences)
+            val_window = min(window, len(val_stream) - 1)
+            val_ds = _data.window_dataset(
+                val_stream, val_window, self.batch_size, seed=0, shuffle=False
+            )
+        monitor = "val_loss" if val_ds is not None else "loss"
+        best = BestWeights(
+            monitor, self.n_iter_no_change if self.early_stopping else None
+        )
+        history = self.model_.fit(
+            train_ds,
+            epochs=self.epochs,
+            steps_per_epoch=steps,
+            validation_data=val_ds,
+            callbacks=[best],
+            shuffle=False,  # the dataset shuffles itself
+            verbose=self.verbose,
+        )
+        self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self.n_epochs_ = len(self.history_.get("loss", []))
+        self.best_epoch_ = (
+            best.best_epoch if self.early_stopping else self.n_epochs_ - 1
+        )
+
+    # --------------------------------------------------------------- engine
+    def _engine(self):
+        """The compiled scoring and sampling functions for ``model_``."""
+        check_is_fitted(self, "model_")
+        cached = self.__dict__.get("_engine_cache")
+        if cached is None or cached[0] is not self.model_:
+            network = Network(self.model_)
+            cached = (self.model_, network, Sampler(network))
+            self._engine_cache = cached
+        return cached[1], cached[2]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_engine_cache", None)  # compiled functions are rebuilt
+        return state
+
+    # --------------------------------------------------------- probabilities
+    def _log_likelihood(self, sequences):
+        """Per sequence: summed log-likelihood and number of predicted tokens.
+
+        Each sequence is read after an end-of-document id and must predict
+        its own tokens followed by end-of-document, as in training.
+        """
+        network, _ = self._engine()
+        lengths = np.array([len(s) + 1 for s in sequences])  # predicted tokens
+        loglik = np.zeros(len(sequences))
+        rows_per_call = max(1, _SCORE_LOGITS // (self.vocab_size_ * _SCORE_CHUNK))
+        order = np.argsort(lengths, kind="stable")
+        for start in range(0, len(order), rows_per_call):
+            idx = order[start : start + rows_per_call]
+            width = int(lengths[idx].max())
+            inputs = np.full((len(idx), width), PAD_ID, dtype=np.int32)
+            targets = np.full((len(idx), width), PAD_ID, dtype=np.int32)
+            for row, i in enumerate(idx):
+                n = lengths[i]
+                inputs[row, 0] = EOD_ID
+                inputs[row, 1:n] = sequences[i]
+                targets[row, : n - 1] = sequences[i]
+                targets[row, n - 1] = EOD_ID
+            states = network.zero_states(len(idx))
+            total = np.zeros(len(idx))
+            for t in range(0, width, _SCORE_CHUNK):
+                nll, _, states = network.score_chunk(
+                    inputs[:, t : t + _SCORE_CHUNK],
+                    targets[:, t : t + _SCORE_CHUNK],
+                    states,
+                )
+                total += nll.numpy()
+            loglik[idx] = -total
+        return loglik, lengths
+
+    def _next_token_logits(self, sequences, batch_size=256):
+        network, _ = self._engine()
+        out = np.empty((len(sequences), self.vocab_size_), dtype=np.float32)
+        for start in range(0, len(sequences), batch_size):
+            chunk = sequences[start : start + batch_size]
+            logits, _ = network.last_logits(_left_pad(chunk))
+            out[start : start + len(chunk)] = logits.numpy()
+        return out
+
+    def predict_proba(self, X):
+        """Next-token probabilities after each sequence.
+
+        Parameters
+        ----------
+        X : iterable of str, or id sequences
+            Contexts; each is read after an end-of-document id.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, vocab_size_)
+            Column ``j`` is the probability that token id ``j`` comes next.
+        """
+        sequences = self._encode(X, f"{type(self).__name__}.predict_proba")
+        logits = self._next_token_logits(sequences)
+        return tf.nn.softmax(logits, axis=-1).numpy()
+
+    def predict(self, X):
+        """Most likely next token after each sequence.
+
+        Returns
+        -------
+        tokens : ndarray of shape (n_samples,)
+            Token strings when fitted on raw text, ids when fitted on ids.
+        """
+        sequences = self._encode(X, f"{type(self).__name__}.predict")
+        logits = self._next_token_logits(sequences)
+        logits[:, PAD_ID] = -np.inf  # padding is never a real next token
+        ids = logits.argmax(axis=1)
+        if self.sequencer_ is None:
+            return ids
+        tokens = self.sequencer_._tokens
+        return np.array([tokens[i] for i in ids], dtype=object)
+
+    def score_samples(self, X):
+        """Log-likelihood (natural log) of each document under the model.
+
+        Counts every token of the document and the end-of-document token that
+        follows it.
+
+        Returns
+        -------
+        loglik : ndarray of shape (n_samples,)
+        """
+        sequences = self._encode(X, f"{type(self).__name__}.score_samples")
+        return self._log_likelihood(sequences)[0]
+
+    def score(self, X, y=None):
+        """Mean log-likelihood per token (natural log); higher is better.
+
+        Its negation is the cross-entropy in nats per token, and
+        ``exp(-score)`` the perplexity. Values compare models that share a
+        tokenisation only.
+
+        Returns
+        -------
+        score : float
+        """
+        sequences = self._encode(X, f"{type(self).__name__}.score")
+        loglik, lengths = self._log_likelihood(sequences)
+        return float(loglik.sum() / lengths.sum())
+
+    # ------------------------------------------------------------ generate
+    def generate(
+        self,
+        prompt="",
+        *,
+        max_new_tokens=100,
+        temperature=1.0,
+        top_k=None,
+        stop_at_eod=True,
+        random_state=None,
+    ):
+        """Continue a prompt.
+
+        The prompt is read after an end-of-document id, in one pass; then one
+        compiled loop samples ``max_new_tokens`` tokens, carrying the LSTM
+        states from step to step.
+
+        Parameters
+        ----------
+        prompt : str, list of str, or id sequence(s), default=""
+            Text (for a model fitted on text) or token ids. A list continues
+            several prompts in one batch. The empty prompt starts a new
+            document.
+        max_new_tokens : int, default=100
+            Tokens to generate (fewer when a document ends first).
+        temperature : float, default=1.0
+            Divides the logits before sampling; lower is more conservative.
+            0 picks the most likely token every time (greedy).
+        top_k : int or None, default=None
+            Sample only among the ``top_k`` most likely tokens.
+        stop_at_eod : bool, default=True
+            Stop a sequence when it generates the end-of-document token.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the sampling; the same seed gives the same text.
+
+        Returns
+        -------
+        text : str or list of str (or ids for a model fitted on ids)
+            The continuation only, without the prompt. One per prompt when
+            ``prompt`` is a list.
+        """
+        where = "generate"
+        n_new = check_int(max_new_tokens, "max_new_tokens", where, min_value=0)
+        temperature = check_float(temperature, "temperature", where, low=0)
+        top_k = check_int(top_k, "top_k", where, min_value=1, allow_none=True)
+        stop_at_eod = check_bool(stop_at_eod, "stop_at_eod", where)
+        check_is_fitted(self, "model_")
+        single, sequences = self._encode_prompts(prompt)
+        seed = check_random_state(random_state).randint(_MAX_SEED, size=2)
+        if n_new == 0:
+            new = [np.zeros(0, np.int32) for _ in sequences]
+        else:
+            _, sampler = self._engine()
+            tokens = sampler.generate(
+                _left_pad(sequences),
+                tf.constant(n_new, tf.int32),
+                tf.constant(temperature, tf.float32),
+                tf.constant(top_k or 0, tf.int32),
+                tf.constant(seed, tf.int64),
+                tf.constant(stop_at_eod),
+            ).numpy()  # (batch, n)
+            new = [_until_eod(row) if stop_at_eod else row for row in tokens]
+        if self.sequencer_ is not None:
+            new = [self.sequencer_._decode(ids) for ids in new]
+        return new[0] if single else new
+
+    def _encode_prompts(self, prompt):
+        """Return (single, id sequences) for one prompt or a list of them."""
+        where = f"{type(self).__name__}.generate"
+        if isinstance(prompt, str):
+            return True, self._encode([prompt], where)
+        if (
+            isinstance(prompt, np.ndarray)
+            and prompt.ndim == 1
+            and (prompt.size == 0 or prompt.dtype.kind in "iu")
+        ):
+            return True, self._encode([prompt], where)
+        if (
+            isinstance(prompt, (list, tuple))
+            and prompt
+            and all(
+                isinstance(t, numbers.Integral) and not isinstance(t, bool)
+                for t in prompt
+            )
+        ):
+            return True, self._encode([prompt], where)
+        return False, self._encode(prompt, where)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.positive_only = True
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags
+
+
+def _left_pad(sequences):
+    """Prefix each sequence with end-of-document and left-pad with 0.
+
+    Returns an int32 array (n, 1 + longest); the model masks the padding.
+    """
+    width = 1 + max(len(s) for s in sequences)
+    out = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
+    for row, seq in zip(out, sequences):
+        row[width - len(seq) - 1] = EOD_ID
+        if len(seq):
+            row[width - len(seq) :] = seq
+    return out
+
+
+def _until_eod(row):
+    """Generated ids up to (not including) the first end-of-document."""
+    ends = np.flatnonzero((row == EOD_ID) | (row == PAD_ID))
+    return row[: ends[0]] if ends.size else row
+
+
+def generate(estimator, prompt="", **kwargs):
+    """Continue a text prompt with a fitted model, pipeline or search.
+
+    One call for every way a model can be fitted: an
+    :class:`LSTMTextGenerator` trained on raw text, a
+    :class:`~sklearn.pipeline.Pipeline` ending in one (its earlier steps, such
+    as a :class:`TextSequencer`, encode the prompt and decode the result), or
+    a fitted search such as :class:`~sklearn.model_selection.GridSearchCV`
+    (its ``best_estimator_`` is used).
+
+    Parameters
+    ----------
+    estimator : LSTMTextGenerator, Pipeline or fitted search
+        The fitted model.
+    prompt : str or list of str, default=""
+        Text to continue; a list continues several prompts in one batch.
+    **kwargs
+        Generation controls of :meth:`LSTMTextGenerator.generate`
+        (``max_new_tokens``, ``temperature``, ``top_k``, ``stop_at_eod``,
+        ``random_state``).
+
+    Returns
+    -------
+    text : str or list of str
+        The continuation, one per prompt when ``prompt`` is a list.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklstm import LSTMTextGenerator, TextSequencer, generate
+    >>> docs = ["the cat sat on the mat. " * 20, "the dog sat on the log. " * 20]
+    >>> pipe = make_pipeline(
+    ...     TextSequencer(level="word"),
+    ...     LSTMTextGenerator(units=16, embedding_dim=8, sequence_length=10,
+    ...                       epochs=1, validation_fraction=0, random_state=0),
+    ... ).fit(docs)
+    >>> generate(pipe, "the cat", max_new_tokens=5, random_state=0)
+    '...'
+    """
+    from sklearn.pipeline import Pipeline
+
+    if hasattr(estimator, "best_estimator_"):
+        estimator = estimator.best_estimator_
+    if isinstance(estimator, LSTMTextGenerator):
+        return estimator.generate(prompt, **kwargs)
+    if not isinstance(estimator, Pipeline) or not isinstance(
+        estimator._final_estimator, LSTMTextGenerator
+    ):
+        raise TypeError(
+            "generate expects a fitted LSTMTextGenerator, a Pipeline ending in "
+            "one, or a fitted search over either; got "
+            f"{type(estimator).__name__}."
+        )
+    model = estimator._final_estimator
+    check_is_fitted(model, "model_")
+    encoder = estimator[:-1]
+    single = isinstance(prompt, str)
+    prompts = check_documents([prompt] if single else prompt, "generate")
+    ids = model.generate(list(encoder.transform(prompts)), **kwargs)
+    if model.sequencer_ is None:
+        ids = [np.asarray(row, dtype=np.int32) for row in ids]
+        texts = encoder.inverse_transform(ids)
+    else:
+        texts = ids
+    return texts[0] if single else list(texts)
