@@ -624,7 +624,7 @@ def _left_pad(sequences):
     """
     width = 1 + max(len(s) for s in sequences)
     out = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
-    for row, seq in zip(out, sequences):
+    for row, seq in zip(out, sequences, strict=True):
         row[width - len(seq) - 1] = EOD_ID
         if len(seq):
             row[width - len(seq) :] = seq

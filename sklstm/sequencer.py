@@ -195,7 +195,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     def _pad(self, seqs):
         out = np.full((len(seqs), self.maxlen), PAD_ID, dtype=np.int32)
-        for row, seq in zip(out, seqs):
+        for row, seq in zip(out, seqs, strict=True):
             seq = (
                 seq[-self.maxlen :] if self.truncating == "pre" else seq[: self.maxlen]
             )
