@@ -35,7 +35,7 @@ def _run(*cmd):
 
 def ensure_env(extra):
     """Create ``.venv`` and install ``sklstm[extra]`` unless already current."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - runs on the system Python
         sys.exit(
             f"sklstm needs Python 3.10 or newer; this is {sys.version.split()[0]}."
         )

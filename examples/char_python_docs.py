@@ -41,11 +41,13 @@ def main():
     start = time.perf_counter()
     model.fit(docs)
     seconds = time.perf_counter() - start
-    h = model.history_
+    best = model.best_epoch_
+    val_loss = model.history_["val_loss"][best]
+    val_accuracy = model.history_["val_accuracy"][best]
     print(
-        f"Trained {model.n_epochs_} epochs in {seconds:.0f} s; best epoch "
-        f"{model.best_epoch_ + 1}: validation loss {h['val_loss'][model.best_epoch_]:.3f}"
-        f" nats/char, next-char accuracy {h['val_accuracy'][model.best_epoch_]:.1%}"
+        f"Trained {model.n_epochs_} epochs in {seconds:.0f} s; best epoch {best + 1}: "
+        f"validation loss {val_loss:.3f} nats/char, "
+        f"next-char accuracy {val_accuracy:.1%}"
     )
 
     for temperature in (0.2, 0.5, 1.0):

@@ -13,10 +13,12 @@ trains, scores held-out documents and continues a prompt::
 
     python examples/classic_word_recipe.py --epochs 30
 
-About two minutes (early stopping usually ends it sooner) on 2 CPU cores with the defaults.
+About two minutes on 2 CPU cores with the defaults; early stopping may end it
+sooner.
 """
 
 import argparse
+import math
 
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -60,7 +62,7 @@ def main():
     # score: mean log-likelihood per word on documents never trained on.
     nats = -pipe.score(test)
     print(
-        f"Held-out cross-entropy {nats:.3f} nats/word, perplexity {2.718281828**nats:.0f}"
+        f"Held-out cross-entropy {nats:.3f} nats/word, perplexity {math.exp(nats):.0f}"
     )
 
     for temperature in (0.0, 0.7, 1.0):
