@@ -24,8 +24,9 @@ from sklstm._validation import (
     check_option,
 )
 
-# A word, optionally with an apostrophe suffix ("don't"), or one punctuation mark.
-_WORD_OR_PUNCT = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+# The unknown-word marker as decoded, a word with optional apostrophe suffixes
+# ("don't", "don’t"), or one punctuation mark.
+_WORD_OR_PUNCT = re.compile(r"<unk>|\w+(?:['\u2019]\w+)*|[^\w\s]")
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d+")
 _APOSTROPHES = re.compile(r"['\u2019]")
@@ -97,9 +98,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     >>> from sklstm import TextSequencer
     >>> seq = TextSequencer(level="word").fit(["The cat sat.", "The dog ran!"])
     >>> seq.transform(["the cat ran"])
-    [array([3, 4, 8], dtype=int32)]
+    [array([3, 4, 7], dtype=int32)]
     >>> seq.inverse_transform([[3, 5, 7]])
-    ['the sat dog']
+    ['the sat ran']
     """
 
     def __init__(
@@ -235,7 +236,11 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 f"(level={self.level!r}). Pass documents that contain text."
             )
         # Counter.most_common keeps first-appearance order among equal counts.
-        kept = [t for t, c in counts.most_common() if c >= self.min_frequency]
+        kept = [
+            t
+            for t, c in counts.most_common()
+            if c >= self.min_frequency and t not in RESERVED_TOKENS
+        ]
         if self.max_words is not None:
             kept = kept[: self.max_words - N_RESERVED]
         if not kept:
@@ -248,6 +253,26 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         self.vocabulary_ = {tok: i for i, tok in enumerate(self._tokens)}
         self.vocab_size_ = len(self._tokens)
         return self
+
+    def fit_transform(self, X, y=None):
+        """Learn the vocabulary and return the id sequences of ``X``.
+
+        Reads ``X`` once, so a generator of documents works.
+
+        Parameters
+        ----------
+        X : iterable of str
+            Training documents.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        ids : list of ndarray or ndarray
+            As :meth:`transform` returns them.
+        """
+        docs = check_documents(X, f"{type(self).__name__}.fit")
+        return self.fit(docs).transform(docs)
 
     def transform(self, X):
         """Turn documents into integer id sequences.
@@ -290,7 +315,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             One text per sequence.
         """
         check_is_fitted(self, "vocabulary_")
-        seqs = check_id_sequences(X, self.vocab_size_, "inverse_transform")
+        seqs = check_id_sequences(
+            X, self.vocab_size_, f"{type(self).__name__}.inverse_transform"
+        )
         return [self._decode(seq) for seq in seqs]
 
     def __sklearn_tags__(self):
@@ -339,11 +366,10 @@ def check_id_sequences(X, vocab_size, where):
                 f"shape {arr.shape}."
             )
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            if np.issubdtype(arr.dtype, np.floating) and np.all(
+            whole = np.issubdtype(arr.dtype, np.floating) and np.all(
                 np.isfinite(arr) & (arr == np.round(arr))
-            ):
-                arr = arr.astype(np.int64)
-            else:
+            )
+            if not whole:
                 raise ValueError(
                     f"{where} expects integer token ids; sequence {i} has "
                     f"dtype {arr.dtype} with values such as {arr[:5].tolist()!r}."
