@@ -18,11 +18,16 @@ __all__ = [
     "LSTMTextGenerator",
     "TextSequencer",
     "generate",
+    "stream",
     "load_python_docs",
     "__version__",
 ]
 
-_LAZY = {"LSTMTextGenerator": "sklstm.generator", "generate": "sklstm.generator"}
+_LAZY = {
+    "LSTMTextGenerator": "sklstm.generator",
+    "generate": "sklstm.generator",
+    "stream": "sklstm.generator",
+}
 
 
 def __getattr__(name):

@@ -14,6 +14,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklstm import _data
 from sklstm._callbacks import BestWeights
+from sklstm._generation import (
+    check_controls,
+    continue_prompts,
+    left_pad,
+    stream_text,
+)
 from sklstm._model import Network, build_model
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
@@ -453,7 +459,7 @@ class LSTMTextGenerator(BaseEstimator):
         out = np.empty((len(sequences), self.vocab_size_), dtype=np.float32)
         for start in range(0, len(sequences), batch_size):
             chunk = sequences[start : start + batch_size]
-            logits, _ = network.last_logits(_left_pad(chunk))
+            logits, _ = network.last_logits(left_pad(chunk))
             out[start : start + len(chunk)] = logits.numpy()
         return out
 
@@ -520,70 +526,102 @@ class LSTMTextGenerator(BaseEstimator):
         return float(loglik.sum() / lengths.sum())
 
     # ------------------------------------------------------------ generate
-    def generate(
-        self,
-        prompt="",
-        *,
-        max_new_tokens=100,
-        temperature=1.0,
-        top_k=None,
-        stop_at_eod=True,
-        random_state=None,
-    ):
-        """Continue a prompt.
+    def generate(self, prompt="", **controls):
+        """Continue a prompt, or a batch of prompts.
 
-        The prompt is read after an end-of-document id, in one pass; then one
-        compiled loop samples ``max_new_tokens`` tokens, carrying the LSTM
-        states from step to step.
+        The prompts are read after an end-of-document id in one masked pass;
+        then one compiled loop samples the new tokens, carrying the LSTM
+        states from step to step (no ``model.predict`` per token).
 
         Parameters
         ----------
         prompt : str, list of str, or id sequence(s), default=""
             Text (for a model fitted on text) or token ids. A list continues
-            several prompts in one batch. The empty prompt starts a new
-            document.
+            several prompts of any lengths in one batch. The empty prompt
+            starts a new document.
         max_new_tokens : int, default=100
-            Tokens to generate (fewer when a document ends first).
-        temperature : float, default=1.0
-            Divides the logits before sampling; lower is more conservative.
-            0 picks the most likely token every time (greedy).
+            Most tokens to generate per sequence.
+        min_new_tokens : int, default=0
+            End-of-document cannot be generated before this many tokens.
+        temperature : float or sequence of float, default=1.0
+            Divides the logits before sampling; lower is more conservative,
+            0 is greedy (always the most likely token). A sequence gives one
+            temperature per new token, its last value repeating.
         top_k : int or None, default=None
             Sample only among the ``top_k`` most likely tokens.
+        top_p : float in (0, 1] or None, default=None
+            Nucleus sampling: sample only among the most likely tokens whose
+            probabilities add up to ``top_p``.
+        repetition_penalty : float > 0 or None, default=None
+            Values above 1 make tokens already in the prompt or the output
+            less likely (positive logits divided, negative ones multiplied).
+        stop : str, list of str or None, default=None
+            Stop a sequence at the first of these strings; the text is cut
+            before it.
         stop_at_eod : bool, default=True
             Stop a sequence when it generates the end-of-document token.
+        num_return_sequences : int, default=1
+            Continuations per prompt; they follow each other in the output.
         random_state : int, RandomState instance or None, default=None
-            Seed of the sampling; the same seed gives the same text.
+            Seed of the sampling; the same seed and inputs give the same
+            text. Global random generators are not used.
 
         Returns
         -------
-        text : str or list of str (or ids for a model fitted on ids)
-            The continuation only, without the prompt. One per prompt when
-            ``prompt`` is a list.
+        text : str or list of str (ids for a model fitted on ids)
+            The continuation only, without the prompt. A single prompt with
+            ``num_return_sequences=1`` gives one str, anything else a list.
         """
-        where = "generate"
-        n_new = check_int(max_new_tokens, "max_new_tokens", where, min_value=0)
-        temperature = check_float(temperature, "temperature", where, low=0)
-        top_k = check_int(top_k, "top_k", where, min_value=1, allow_none=True)
-        stop_at_eod = check_bool(stop_at_eod, "stop_at_eod", where)
+        ctrl = check_controls(**controls, where="generate")
         check_is_fitted(self, "model_")
         single, sequences = self._encode_prompts(prompt)
-        seed = check_random_state(random_state).randint(_MAX_SEED, size=2)
-        if n_new == 0:
-            new = [np.zeros(0, np.int32) for _ in sequences]
-        else:
-            _, sampler = self._engine()
-            tokens = sampler.generate(
-                _left_pad(sequences),
-                tf.constant(n_new, tf.int32),
-                tf.constant(temperature, tf.float32),
-                tf.constant(top_k or 0, tf.int32),
-                tf.constant(seed, tf.int64),
-                tf.constant(stop_at_eod),
-            ).numpy()  # (batch, n)
-            new = [_until_eod(row) if stop_at_eod else row for row in tokens]
-        if self.sequencer_ is not None:
-            new = [self.sequencer_._decode(ids) for ids in new]
-        return new[0] if single else new
+        if self.sequencer_ is None and ctrl.stop:
+            raise ValueError(
+                "stop strings need text: this model was fitted on token ids. "
+                "Use sklstm.generate(pipeline, prompt, stop=...)."
+            )
+        decode = None if self.sequencer_ is None else self._decode_ids
+        out = self._continue(sequences, ctrl, decode)
+        return out[0] if single and ctrl.num_return_sequences == 1 else out
+
+    def stream(self, prompt="", **controls):
+        """Yield the continuation of one text prompt piece by piece.
+
+        Takes the controls of :meth:`generate` except
+        ``num_return_sequences``; the concatenated pieces equal what
+        :meth:`generate` returns for the same arguments.
+
+        Yields
+        ------
+        piece : str
+            Newly generated text.
+        """
+        ctrl = check_controls(**controls, where="stream")
+        check_is_fitted(self, "model_")
+        if ctrl.num_return_sequences != 1:
+            raise ValueError("stream continues one prompt; use generate for more.")
+        if self.sequencer_ is None:
+            raise TypeError(
+                "stream needs text: this model was fitted on token ids. Use "
+                "sklstm.stream(pipeline, prompt)."
+            )
+        if not isinstance(prompt, str):
+            raise TypeError(
+                f"stream expects one str prompt; got {type(prompt).__name__}."
+            )
+        sequence = self._encode([prompt], "stream")[0]
+        return self._stream(sequence, ctrl, self._decode_ids)
+
+    def _decode_ids(self, sequences):
+        return [self.sequencer_._decode(ids) for ids in sequences]
+
+    def _continue(self, sequences, ctrl, decode):
+        _, sampler = self._engine()
+        return continue_prompts(sampler, sequences, ctrl, decode)
+
+    def _stream(self, sequence, ctrl, decode):
+        _, sampler = self._engine()
+        yield from stream_text(sampler, sequence, ctrl, decode)
 
     def _encode_prompts(self, prompt):
         """Return (single, id sequences) for one prompt or a list of them."""
@@ -617,27 +655,59 @@ class LSTMTextGenerator(BaseEstimator):
         return tags
 
 
-def _left_pad(sequences):
-    """Prefix each sequence with end-of-document and left-pad with 0.
+def _unwrap(estimator, where):
+    """Return (generator, encode, decode) for a fitted model, pipeline or search.
 
-    Returns an int32 array (n, 1 + longest); the model masks the padding.
+    ``encode`` maps a list of str to id sequences, ``decode`` a list of id
+    arrays to a list of str.
     """
-    width = 1 + max(len(s) for s in sequences)
-    out = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
-    for row, seq in zip(out, sequences, strict=True):
-        row[width - len(seq) - 1] = EOD_ID
-        if len(seq):
-            row[width - len(seq) :] = seq
-    return out
+    from sklearn.pipeline import Pipeline
+
+    if hasattr(estimator, "cv_results_") and not hasattr(estimator, "best_estimator_"):
+        raise TypeError(
+            f"{where} needs the search's best_estimator_, which a search fitted "
+            "with refit=False does not keep. Fit it with refit=True."
+        )
+    estimator = getattr(estimator, "best_estimator_", estimator)
+    if isinstance(estimator, Pipeline) and isinstance(
+        estimator._final_estimator, LSTMTextGenerator
+    ):
+        model, steps = estimator._final_estimator, estimator.steps[:-1]
+        encoder = estimator[:-1]
+    elif isinstance(estimator, LSTMTextGenerator):
+        model, steps, encoder = estimator, [], None
+    else:
+        raise TypeError(
+            f"{where} expects a fitted LSTMTextGenerator, a Pipeline ending in "
+            f"one, or a fitted search over either; got {type(estimator).__name__}."
+        )
+    check_is_fitted(model, "model_")
+    sequencers = [s for _, s in steps if isinstance(s, TextSequencer)]
+    if model.sequencer_ is None and not sequencers:
+        raise TypeError(
+            f"{where} got text, but this LSTMTextGenerator was fitted on token "
+            "ids and has no sequencer. Pass the pipeline that encoded them: "
+            "sklstm.generate(pipeline, prompt)."
+        )
+
+    def encode(docs):
+        for _, step in steps:
+            if step is None or step == "passthrough":
+                continue
+            # Prompts are encoded whole: no maxlen padding or truncation.
+            if isinstance(step, TextSequencer):
+                check_is_fitted(step, "vocabulary_")
+                docs = step._encode(check_documents(docs, where))
+            else:
+                docs = step.transform(docs)
+        return model._encode(list(docs), where)
+
+    if model.sequencer_ is not None:
+        return model, encode, model._decode_ids
+    return model, encode, lambda ids: list(encoder.inverse_transform(ids))
 
 
-def _until_eod(row):
-    """Generated ids up to (not including) the first end-of-document."""
-    ends = np.flatnonzero((row == EOD_ID) | (row == PAD_ID))
-    return row[: ends[0]] if ends.size else row
-
-
-def generate(estimator, prompt="", **kwargs):
+def generate(estimator, prompt="", **controls):
     """Continue a text prompt with a fitted model, pipeline or search.
 
     One call for every way a model can be fitted: an
@@ -653,15 +723,16 @@ def generate(estimator, prompt="", **kwargs):
         The fitted model.
     prompt : str or list of str, default=""
         Text to continue; a list continues several prompts in one batch.
-    **kwargs
+    **controls
         Generation controls of :meth:`LSTMTextGenerator.generate`
-        (``max_new_tokens``, ``temperature``, ``top_k``, ``stop_at_eod``,
-        ``random_state``).
+        (``max_new_tokens``, ``temperature``, ``top_k``, ``top_p``, ``stop``,
+        ``random_state``, ...).
 
     Returns
     -------
     text : str or list of str
-        The continuation, one per prompt when ``prompt`` is a list.
+        The continuation: one str for one prompt and one sequence, else a
+        list.
 
     Examples
     --------
@@ -676,29 +747,29 @@ def generate(estimator, prompt="", **kwargs):
     >>> generate(pipe, "the cat", max_new_tokens=5, random_state=0)
     '...'
     """
-    from sklearn.pipeline import Pipeline
-
-    if hasattr(estimator, "best_estimator_"):
-        estimator = estimator.best_estimator_
-    if isinstance(estimator, LSTMTextGenerator):
-        return estimator.generate(prompt, **kwargs)
-    if not isinstance(estimator, Pipeline) or not isinstance(
-        estimator._final_estimator, LSTMTextGenerator
-    ):
-        raise TypeError(
-            "generate expects a fitted LSTMTextGenerator, a Pipeline ending in "
-            "one, or a fitted search over either; got "
-            f"{type(estimator).__name__}."
-        )
-    model = estimator._final_estimator
-    check_is_fitted(model, "model_")
-    encoder = estimator[:-1]
+    ctrl = check_controls(**controls, where="generate")
+    model, encode, decode = _unwrap(estimator, "generate")
     single = isinstance(prompt, str)
     prompts = check_documents([prompt] if single else prompt, "generate")
-    ids = model.generate(list(encoder.transform(prompts)), **kwargs)
-    if model.sequencer_ is None:
-        ids = [np.asarray(row, dtype=np.int32) for row in ids]
-        texts = encoder.inverse_transform(ids)
-    else:
-        texts = ids
-    return texts[0] if single else list(texts)
+    out = model._continue(encode(prompts), ctrl, decode)
+    return out[0] if single and ctrl.num_return_sequences == 1 else out
+
+
+def stream(estimator, prompt="", **controls):
+    """Yield the continuation of a text prompt piece by piece.
+
+    Like :func:`generate` (a fitted model, pipeline or search; the same
+    controls except ``num_return_sequences``), for one str prompt.
+
+    Yields
+    ------
+    piece : str
+        Newly generated text.
+    """
+    ctrl = check_controls(**controls, where="stream")
+    model, encode, decode = _unwrap(estimator, "stream")
+    if not isinstance(prompt, str):
+        raise TypeError(f"stream expects one str prompt; got {type(prompt).__name__}.")
+    if ctrl.num_return_sequences != 1:
+        raise ValueError("stream continues one prompt; use generate for more.")
+    return model._stream(encode([prompt])[0], ctrl, decode)

@@ -1,0 +1,254 @@
+"""Generation controls and the driver that runs the compiled loop.
+
+``check_controls`` validates what a user passes to ``generate`` / ``stream``.
+``Run`` feeds left-padded prompts to a :class:`~sklstm._sampling.Sampler` and
+advances it chunk by chunk; ``continue_prompts`` and ``stream_text`` build
+text out of it, with stop strings checked between chunks.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from sklearn.utils import check_random_state
+
+from sklstm._tokens import EOD_ID, PAD_ID
+from sklstm._validation import check_bool, check_float, check_int
+
+_MAX_SEED = np.iinfo(np.int32).max
+# Tokens per compiled call when stop strings are checked between calls.
+_STOP_CHUNK = 32
+# Tokens per compiled call when streaming.
+_STREAM_CHUNK = 8
+
+
+@dataclass(frozen=True)
+class Controls:
+    """Validated generation controls."""
+
+    max_new_tokens: int
+    min_new_tokens: int
+    temperatures: np.ndarray  # (max_new_tokens,) float32, 0 means greedy
+    top_k: int  # 0: off
+    top_p: float  # 1.0: off
+    repetition_penalty: float  # 1.0: off
+    stop: tuple
+    stop_at_eod: bool
+    num_return_sequences: int
+    seed: np.ndarray  # (2,) int64
+
+    @property
+    def flags(self):
+        """Which optional rules the compiled loop must apply."""
+        return (
+            self.top_k > 0,
+            self.top_p < 1.0,
+            self.repetition_penalty != 1.0,
+            self.min_new_tokens > 0 and self.stop_at_eod,
+        )
+
+
+def check_controls(
+    *,
+    max_new_tokens=100,
+    min_new_tokens=0,
+    temperature=1.0,
+    top_k=None,
+    top_p=None,
+    repetition_penalty=None,
+    stop=None,
+    stop_at_eod=True,
+    num_return_sequences=1,
+    random_state=None,
+    where="generate",
+):
+    """Validate generation controls; raise with a message naming the fix."""
+    n = check_int(max_new_tokens, "max_new_tokens", where, min_value=0)
+    n_min = check_int(min_new_tokens, "min_new_tokens", where, min_value=0)
+    if n_min > n:
+        raise ValueError(
+            f"The 'min_new_tokens' parameter of {where} must be <= max_new_tokens"
+            f"={n}. Got {n_min!r} instead."
+        )
+    temperatures = _temperature_schedule(temperature, n, where)
+    top_k = check_int(top_k, "top_k", where, min_value=1, allow_none=True) or 0
+    top_p = check_float(
+        top_p, "top_p", where, low=0, high=1, low_inclusive=False, allow_none=True
+    )
+    penalty = check_float(
+        repetition_penalty,
+        "repetition_penalty",
+        where,
+        low=0,
+        low_inclusive=False,
+        allow_none=True,
+    )
+    if isinstance(stop, str):
+        stop = (stop,)
+    if stop is None:
+        stop = ()
+    if not isinstance(stop, (list, tuple)) or not all(
+        isinstance(s, str) and s for s in stop
+    ):
+        raise ValueError(
+            f"The 'stop' parameter of {where} must be a non-empty str, a list of "
+            f"non-empty str or None. Got {stop!r} instead."
+        )
+    return Controls(
+        max_new_tokens=n,
+        min_new_tokens=n_min,
+        temperatures=temperatures,
+        top_k=top_k,
+        top_p=1.0 if top_p is None else top_p,
+        repetition_penalty=1.0 if penalty is None else penalty,
+        stop=tuple(stop),
+        stop_at_eod=check_bool(stop_at_eod, "stop_at_eod", where),
+        num_return_sequences=check_int(
+            num_return_sequences, "num_return_sequences", where, min_value=1
+        ),
+        seed=check_random_state(random_state)
+        .randint(_MAX_SEED, size=2)
+        .astype(np.int64),
+    )
+
+
+def _temperature_schedule(temperature, n, where):
+    """A float, or one float per new token (the last repeats when short)."""
+    if isinstance(temperature, numbers.Real) and not isinstance(temperature, bool):
+        values = [check_float(temperature, "temperature", where, low=0)]
+    else:
+        try:
+            values = [float(t) for t in temperature]
+        except (TypeError, ValueError):
+            values = []
+        if not values or not all(np.isfinite(t) and t >= 0 for t in values):
+            raise ValueError(
+                f"The 'temperature' parameter of {where} must be a float >= 0 or "
+                f"a non-empty sequence of floats >= 0 (one per new token). Got "
+                f"{temperature!r} instead."
+            )
+    schedule = np.full(n, values[-1], dtype=np.float32)
+    head = min(n, len(values))
+    schedule[:head] = values[:head]
+    return schedule
+
+
+def left_pad(sequences):
+    """Prefix each sequence with end-of-document and left-pad with 0.
+
+    Returns an int32 array (n, 1 + longest); the model masks the padding.
+    """
+    width = 1 + max(len(s) for s in sequences)
+    out = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
+    for row, seq in zip(out, sequences, strict=True):
+        row[width - len(seq) - 1] = EOD_ID
+        if len(seq):
+            row[width - len(seq) :] = seq
+    return out
+
+
+class Run:
+    """One generation: prompts read, then advanced chunk by chunk."""
+
+    def __init__(self, sampler, sequences, controls):
+        self.controls = controls
+        self.decode = sampler.decoder(controls.flags)
+        logits, states, seen, done = sampler.prefill(left_pad(sequences))
+        self.carry = [logits, states, seen, done]
+        self.step = 0
+
+    @property
+    def finished(self):
+        return self.step >= self.controls.max_new_tokens or bool(
+            tf.reduce_all(self.carry[3])
+        )
+
+    def advance(self, n):
+        """Generate up to ``n`` more tokens per row: (batch, m) int32, m <= n."""
+        c = self.controls
+        n = min(n, c.max_new_tokens - self.step)
+        tokens, *self.carry = self.decode(
+            *self.carry,
+            tf.constant(c.temperatures[self.step : self.step + n]),
+            tf.constant(c.top_k, tf.int32),
+            tf.constant(c.top_p, tf.float32),
+            tf.constant(c.repetition_penalty, tf.float32),
+            tf.constant(c.min_new_tokens, tf.int32),
+            tf.constant(self.step, tf.int32),
+            tf.constant(c.seed),
+            tf.constant(c.stop_at_eod),
+        )
+        tokens = tokens.numpy()
+        self.step += tokens.shape[1]
+        return tokens
+
+    def finish(self, rows):
+        """Mark rows (bool mask) as done: they generate padding from now on."""
+        self.carry[3] = self.carry[3] | tf.constant(rows)
+
+
+def _trim(row, stop_at_eod):
+    """Generated ids up to the end of the document (or all, padding dropped)."""
+    if stop_at_eod:
+        ends = np.flatnonzero(row == EOD_ID)
+        row = row[: ends[0]] if ends.size else row
+    return row[row != PAD_ID]
+
+
+def _cut(text, stop):
+    """Text before the first stop string, and whether one was found."""
+    cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+def continue_prompts(sampler, sequences, controls, decode):
+    """Continuations of each prompt, repeated ``num_return_sequences`` times.
+
+    ``decode`` maps a list of id arrays to a list of str, or is None to
+    return ids. Stop strings are checked between chunks of tokens.
+    """
+    rows = [s for s in sequences for _ in range(controls.num_return_sequences)]
+    if controls.max_new_tokens == 0:
+        ids = [np.zeros(0, np.int32) for _ in rows]
+        return decode(ids) if decode else ids
+    run = Run(sampler, rows, controls)
+    chunk = _STOP_CHUNK if controls.stop else controls.max_new_tokens
+    pieces = []
+    while not run.finished:
+        pieces.append(run.advance(chunk))
+        if controls.stop:
+            ids = [_trim(r, controls.stop_at_eod) for r in np.hstack(pieces)]
+            stopped = [_cut(t, controls.stop)[1] for t in decode(ids)]
+            run.finish(np.array(stopped))
+    ids = [_trim(r, controls.stop_at_eod) for r in np.hstack(pieces)]
+    if decode is None:
+        return ids
+    return [_cut(t, controls.stop)[0] for t in decode(ids)]
+
+
+def stream_text(sampler, sequence, controls, decode):
+    """Yield the continuation of one prompt piece by piece as it is made.
+
+    Text that might be the start of a stop string is held back until it is
+    known not to be.
+    """
+    if controls.max_new_tokens == 0:
+        return
+    run = Run(sampler, [sequence], controls)
+    hold = max((len(s) for s in controls.stop), default=1) - 1
+    pieces, sent = [], 0
+    while not run.finished:
+        pieces.append(run.advance(_STREAM_CHUNK))
+        text = decode([_trim(np.hstack(pieces)[0], controls.stop_at_eod)])[0]
+        text, stopped = _cut(text, controls.stop)
+        ready = len(text) if stopped or run.finished else len(text) - hold
+        if ready > sent:
+            yield text[sent:ready]
+            sent = ready
+        if stopped:
+            return
+    if len(text) > sent:
+        yield text[sent:]
