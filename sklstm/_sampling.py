@@ -54,23 +54,39 @@ class Sampler:
         self._decoders = {}
 
     # -- model step ----------------------------------------------------------
-    def _cell_weights(self):
-        """Per LSTM layer: [kernel; recurrent_kernel] stacked, and the bias."""
-        return [
+    def _weights(self):
+        """The step's weights, rearranged once per call of the loop.
+
+        The first layer's input projection is folded into a table, one row per
+        token (``embedding @ kernel + bias``), so a step starts with a gather;
+        deeper layers stack ``[kernel; recurrent_kernel]`` for one matmul. The
+        output bias carries the ban on padding and out-of-vocabulary ids.
+        """
+        first, *rest = self.net.lstms
+        table = (
+            tf.matmul(self.net.embedding.embeddings, first.cell.kernel)
+            + first.cell.bias
+        )  # (vocab, 4 * units)
+        layers = [(table, first.cell.recurrent_kernel)] + [
             (
                 tf.concat([lstm.cell.kernel, lstm.cell.recurrent_kernel], axis=0),
                 lstm.cell.bias,
             )
-            for lstm in self.net.lstms
+            for lstm in rest
         ]
+        return layers, self.net.head.bias + self._banned
 
-    def _step(self, tokens, states, cells):
+    def _step(self, tokens, states, weights):
         """One token per row in, next-token logits and new states out."""
-        x = tf.gather(self.net.embedding.embeddings, tokens)  # (batch, embed)
+        layers, head_bias = weights
+        x = None
         new_states = []
-        for k, (kernel, bias) in enumerate(cells):
+        for k, (a, b) in enumerate(layers):
             h, c = states[2 * k], states[2 * k + 1]  # (batch, units)
-            z = tf.matmul(tf.concat([x, h], axis=1), kernel) + bias  # (batch, 4u)
+            if k == 0:  # a: input table, b: recurrent kernel
+                z = tf.gather(a, tokens) + tf.matmul(h, b)  # (batch, 4 * units)
+            else:  # a: [kernel; recurrent_kernel], b: bias
+                z = tf.matmul(tf.concat([x, h], axis=1), a) + b
             i, f, g, o = tf.split(z, 4, axis=1)  # Keras gate order
             c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
             h = tf.sigmoid(o) * tf.tanh(c)
@@ -78,12 +94,13 @@ class Sampler:
             x = h
         if self.net.dense is not None:
             x = tf.nn.relu(tf.matmul(x, self.net.dense.kernel) + self.net.dense.bias)
-        logits = tf.matmul(x, self.net.head.kernel) + self.net.head.bias
+        logits = tf.matmul(x, self.net.head.kernel) + head_bias
         return logits, new_states  # (batch, vocab)
 
     def _prefill(self, prompts):
         """Read the prompts; return the carry for the first generated token."""
         logits, states = self.net._last_logits(prompts)  # (batch, vocab)
+        logits = logits + self._banned
         seen = tf.reduce_any(
             tf.one_hot(prompts, self.net.vocab_size, on_value=True, off_value=False),
             axis=1,
@@ -95,7 +112,6 @@ class Sampler:
     def _adjust(self, logits, seen, temperature, top_k, top_p, penalty, flags):
         """Apply penalty, temperature, top-k and top-p to ``logits``."""
         use_top_k, use_top_p, use_penalty = flags
-        logits = logits + self._banned
         if use_penalty:
             # CTRL-style: make tokens already seen less likely.
             penalised = tf.where(logits > 0, logits / penalty, logits * penalty)
@@ -135,8 +151,8 @@ class Sampler:
         Returns the tokens (batch, n), padded with 0 after a row ends, and the
         new carry.
         """
-        use_eod_ban = flags[3]
-        cells = self._cell_weights()
+        use_penalty, use_eod_ban = flags[2], flags[3]
+        weights = self._weights()
         top_k = tf.minimum(top_k, self.net.vocab_size)
         out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         for i in tf.range(tf.shape(temperatures)[0]):
@@ -155,13 +171,14 @@ class Sampler:
                 )[:, 0]  # (batch,)
             token = tf.where(done, PAD_ID, token)
             out = out.write(i, token)
-            seen = seen | tf.cast(
-                tf.one_hot(token, self.net.vocab_size, dtype=tf.int8), tf.bool
-            )
+            if use_penalty:
+                seen = seen | tf.cast(
+                    tf.one_hot(token, self.net.vocab_size, dtype=tf.int8), tf.bool
+                )
             done = done | (stop_at_eod & tf.equal(token, EOD_ID))
             if tf.reduce_all(done):
                 break
-            logits, states = self._step(token, states, cells)
+            logits, states = self._step(token, states, weights)
         tokens = tf.transpose(out.stack())  # (batch, n)
         return tokens, logits, states, seen, done
 
