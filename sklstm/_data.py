@@ -35,11 +35,15 @@ def join_documents(sequences):
 def n_windows(stream_length, window, *, shuffle):
     """Windows per epoch.
 
-    Shuffled epochs start at a random offset below ``window``, so they count
-    the windows that fit after the largest offset: the same every epoch.
+    Shuffled epochs start at a random offset, so they count the windows that
+    fit after the largest offset (the same every epoch); a stream with room
+    for a single window keeps it, with a smaller range of offsets.
     """
-    room = stream_length - (window if shuffle else 1)
-    return max(0, room // window)
+    if shuffle:
+        if stream_length <= window:
+            return 0
+        return max(1, (stream_length - window) // window)
+    return max(0, (stream_length - 1) // window)
 
 
 def window_dataset(stream, window, batch_size, *, seed, shuffle):
@@ -55,12 +59,15 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle):
     stream = tf.constant(stream, dtype=tf.int32)
     count = n_windows(int(stream.shape[0]), window, shuffle=shuffle)
     span = tf.range(window + 1)
+    # The last window, stream[offset + (count - 1) * window :][: window + 1],
+    # must end inside the stream.
+    max_offset = min(window - 1, int(stream.shape[0]) - 1 - count * window)
 
     def epoch(e):
         if shuffle:
             key = tf.stack([tf.constant(seed, tf.int64), e])
             offset = tf.random.stateless_uniform(
-                [], seed=key, minval=0, maxval=window, dtype=tf.int32
+                [], seed=key, minval=0, maxval=max_offset + 1, dtype=tf.int32
             )
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(count), seed=key + 1

@@ -47,6 +47,7 @@ def check_float(
     expected = "a float" + (" " + " and ".join(parts) if parts else "")
     if allow_none:
         expected += " or None"
+    given = value
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
         value = float(value)
@@ -58,7 +59,7 @@ def check_float(
     if not ok:
         raise ValueError(
             f"The {name!r} parameter of {where} must be {expected}. "
-            f"Got {value!r} instead."
+            f"Got {given!r} instead."
         )
     return value
 

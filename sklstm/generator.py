@@ -270,6 +270,7 @@ class LSTMTextGenerator(BaseEstimator):
 
     def _encode(self, X, where):
         """Validated id sequences for ``X``, text or ids, on a fitted model."""
+        check_is_fitted(self, "model_")
         kind, data = self._split_input(X, where)
         if kind == "text":
             if self.sequencer_ is None:
@@ -626,6 +627,8 @@ class LSTMTextGenerator(BaseEstimator):
     def _encode_prompts(self, prompt):
         """Return (single, id sequences) for one prompt or a list of them."""
         where = f"{type(self).__name__}.generate"
+        if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
+            prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
         if isinstance(prompt, str):
             return True, self._encode([prompt], where)
         if (
