@@ -7,10 +7,11 @@ import warnings
 
 import keras
 import numpy as np
+import scipy.sparse as sp
 import tensorflow as tf
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data
 from sklstm._callbacks import BestWeights
@@ -242,11 +243,18 @@ class LSTMTextGenerator(BaseEstimator):
         return tuple(int(u) for u in units)
 
     # ----------------------------------------------------------------- input
-    def _split_input(self, X, where):
-        """Return ("text", docs) or ("ids", sequences) for ``X``."""
+    def _split_input(self, X, where, *, reset=False):
+        """Return ("text", docs) or ("ids", id sequences without padding).
+
+        Rectangular id input (a 2-D array, or equal-length rows) goes through
+        scikit-learn's ``validate_data`` at ``fit`` (``reset=True``, which
+        sets ``n_features_in_``) and ``check_array`` afterwards: contexts of
+        any length are valid, so later calls need not match the fitted width.
+        Ragged lists of 1-D sequences are checked row by row.
+        """
         if isinstance(X, (str, bytes)):
             check_documents(X, where)  # raises the bare-string error
-        if not isinstance(X, np.ndarray):
+        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
             try:
                 X = list(X)
             except TypeError as exc:
@@ -254,19 +262,24 @@ class LSTMTextGenerator(BaseEstimator):
                     f"{where} expects an iterable of str documents or integer id "
                     f"sequences; got {type(X).__name__}."
                 ) from exc
-        if len(X) == 0:
-            raise ValueError(
-                f"{where} expects at least one document or id sequence; got an "
-                "empty input."
-            )
-        text = (
-            X.dtype.kind in "US"
-            if isinstance(X, np.ndarray) and X.dtype != object
-            else any(isinstance(x, (str, bytes)) for x in X)
-        )
-        if text:
+            if len(X) == 0:
+                raise ValueError(
+                    f"{where} expects at least one document or id sequence; got "
+                    "an empty input."
+                )
+        if _is_text(X):
             return "text", check_documents(X, where)
-        return "ids", X
+        rows = _rectangular(X)
+        if rows is not None:
+            if reset:
+                rows = validate_data(self, rows, dtype="numeric", reset=True)
+            else:
+                rows = check_array(rows, dtype="numeric")
+        elif reset and hasattr(self, "n_features_in_"):
+            del self.n_features_in_  # ragged input has no fixed width
+        bound = np.iinfo(np.int32).max if reset else self.vocab_size_
+        sequences = check_id_sequences(X if rows is None else rows, bound, where)
+        return "ids", [s[s != PAD_ID] for s in sequences]  # drop padding
 
     def _encode(self, X, where):
         """Validated id sequences for ``X``, text or ids, on a fitted model."""
@@ -281,8 +294,7 @@ class LSTMTextGenerator(BaseEstimator):
                     "sklstm.generate(pipeline, prompt))."
                 )
             return self.sequencer_._encode(data)
-        sequences = check_id_sequences(data, self.vocab_size_, where)
-        return [s[s != PAD_ID] for s in sequences]  # drop padding
+        return data
 
     # ------------------------------------------------------------------- fit
     def fit(self, X, y=None):
@@ -303,7 +315,7 @@ class LSTMTextGenerator(BaseEstimator):
         """
         units = self._validate_params()
         where = f"{type(self).__name__}.fit"
-        kind, data = self._split_input(X, where)
+        kind, data = self._split_input(X, where, reset=True)
         if kind == "text":
             sequencer = (
                 self.sequencer if self.sequencer is not None else TextSequencer()
@@ -313,10 +325,9 @@ class LSTMTextGenerator(BaseEstimator):
             self.vocab_size_ = self.sequencer_.vocab_size_
         else:
             self.sequencer_ = None
-            sequences = check_id_sequences(data, np.iinfo(np.int32).max, where)
+            sequences = data
             highest = max((int(s.max()) for s in sequences if s.size), default=0)
             self.vocab_size_ = max(highest + 1, N_RESERVED)
-            sequences = [s[s != PAD_ID] for s in sequences]
 
         rng = check_random_state(self.random_state)
         train, val = self._split_documents(sequences, rng)
@@ -348,6 +359,7 @@ class LSTMTextGenerator(BaseEstimator):
             jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
         )
         self._fit_loop(train_stream, val, data_seed)
+        self._engine()  # build now, so that predicting leaves the state alone
         return self
 
     def _split_documents(self, sequences, rng):
@@ -656,6 +668,27 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+def _is_text(X):
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return X.dtype.kind in "US"
+    if sp.issparse(X):
+        return False
+    return any(isinstance(x, (str, bytes)) for x in X)
+
+
+def _rectangular(X):
+    """``X`` as an array when it is rectangular (or sparse), else None."""
+    if sp.issparse(X):
+        return X
+    if isinstance(X, np.ndarray) and not (X.ndim == 1 and X.dtype == object):
+        return X
+    try:
+        arr = np.asarray(X)
+    except ValueError:  # ragged
+        return None
+    return None if arr.dtype == object and arr.ndim == 1 else arr
 
 
 def _unwrap(estimator, where):

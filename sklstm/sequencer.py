@@ -376,9 +376,12 @@ def check_id_sequences(X, vocab_size, where):
                 )
         bad = arr[(arr < 0) | (arr >= vocab_size)] if arr.size else arr
         if bad.size:
+            negative = (
+                " Negative values in data are never ids." if bad.min() < 0 else ""
+            )
             raise ValueError(
                 f"{where} expects token ids in [0, {vocab_size}); sequence {i} "
-                f"holds {bad[:5].tolist()!r}."
+                f"holds {bad[:5].tolist()!r}.{negative}"
             )
         seqs.append(arr.astype(np.int32, copy=False))
     return seqs
