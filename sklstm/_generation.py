@@ -23,6 +23,8 @@ _MAX_SEED = np.iinfo(np.int32).max
 _STOP_CHUNK = 32
 # Tokens per compiled call when streaming.
 _STREAM_CHUNK = 8
+# Most tokens per compiled call.
+_MAX_CALL = 1024
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,13 @@ class Controls:
     stop: tuple
     stop_at_eod: bool
     num_return_sequences: int
-    seed: np.ndarray  # (2,) int64
+    seed: int
 
     @property
     def flags(self):
         """Which optional rules the compiled loop must apply."""
         return (
+            not self.temperatures.any(),  # greedy only
             self.top_k > 0,
             self.top_p < 1.0,
             self.repetition_penalty != 1.0,
@@ -109,9 +112,7 @@ def check_controls(
         num_return_sequences=check_int(
             num_return_sequences, "num_return_sequences", where, min_value=1
         ),
-        seed=check_random_state(random_state)
-        .randint(_MAX_SEED, size=2)
-        .astype(np.int64),
+        seed=int(check_random_state(random_state).randint(_MAX_SEED)),
     )
 
 
@@ -155,10 +156,15 @@ class Run:
 
     def __init__(self, sampler, sequences, controls):
         self.controls = controls
-        self.decode = sampler.decoder(controls.flags)
+        self.sampler = sampler
         logits, states, seen, done = sampler.prefill(left_pad(sequences))
         self.carry = [logits, states, seen, done]
         self.step = 0
+        # One uniform number per step and row, drawn up front from the seed.
+        rng = np.random.RandomState(controls.seed)
+        self.uniforms = rng.random_sample(
+            (controls.max_new_tokens, len(sequences))
+        ).astype(np.float32)
 
     @property
     def finished(self):
@@ -169,21 +175,31 @@ class Run:
     def advance(self, n):
         """Generate up to ``n`` more tokens per row: (batch, m) int32, m <= n."""
         c = self.controls
-        n = min(n, c.max_new_tokens - self.step)
-        tokens, *self.carry = self.decode(
+        n = min(n, c.max_new_tokens - self.step, _MAX_CALL)
+        # Inputs are padded to a power of two of steps, so the compiled loop
+        # is specialised to few shapes whatever the lengths asked for.
+        size = max(8, 1 << (n - 1).bit_length())
+        end = self.step + n
+        temperatures = np.zeros(size, np.float32)
+        temperatures[:n] = c.temperatures[self.step : end]
+        uniforms = np.zeros((size, self.uniforms.shape[1]), np.float32)
+        uniforms[:n] = self.uniforms[self.step : end]
+        args = (
             *self.carry,
-            tf.constant(c.temperatures[self.step : self.step + n]),
+            tf.constant(n, tf.int32),
+            tf.constant(temperatures),
+            tf.constant(uniforms),
             tf.constant(c.top_k, tf.int32),
             tf.constant(c.top_p, tf.float32),
             tf.constant(c.repetition_penalty, tf.float32),
             tf.constant(c.min_new_tokens, tf.int32),
             tf.constant(self.step, tf.int32),
-            tf.constant(c.seed),
             tf.constant(c.stop_at_eod),
         )
-        tokens = tokens.numpy()
-        self.step += tokens.shape[1]
-        return tokens
+        tokens, steps, *self.carry = self.sampler.decode(c.flags, args)
+        steps = int(steps)
+        self.step += steps
+        return tokens.numpy()[:, :steps]
 
     def finish(self, rows):
         """Mark rows (bool mask) as done: they generate padding from now on."""

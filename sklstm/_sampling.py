@@ -1,39 +1,32 @@
 """The compiled generation loop and its sampling rules.
 
 Generation never calls ``model.predict`` per token. ``Sampler.prefill``
-consumes left-padded prompts in one masked pass; ``Sampler.decode`` then runs
-a ``tf.range`` loop inside one ``tf.function``: each iteration adjusts the
-logits (repetition penalty, temperature, top-k, top-p), samples one token
-per row and advances the LSTM states by one step with fused matrix products.
+consumes left-padded prompts in one masked pass; ``Sampler.decoder`` gives a
+loop compiled by XLA: each iteration adjusts the logits (repetition penalty,
+temperature, top-k, top-p), draws one token per row and advances the LSTM
+states by one step with fused matrix products.
 
-``decode`` takes and returns everything the loop carries (logits, states,
-tokens seen, rows done), so a long generation can run as several calls, for
-streaming or for checking stop strings, and give the same tokens as one
-call: the random key of step ``i`` is ``fold_in(seed, i)`` whatever the call.
+The loop takes and returns everything it carries (logits, states, tokens
+seen, rows done), so a long generation can run as several calls, for
+streaming or for checking stop strings. Random numbers come in as one
+uniform number per step and row, drawn in advance from the caller's seed, so
+the tokens do not depend on how the steps are split into calls.
 
-Each combination of the controls in use (top-k, top-p, repetition penalty,
-end-of-document ban) is traced once; controls left off cost nothing per step.
+Each combination of the controls in use (sampling, top-k, top-p, repetition
+penalty, end-of-document ban) is compiled once; controls left off cost
+nothing per step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
 
 import tensorflow as tf
 
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 
 _NEG = -1e9  # logit given to tokens that must not be sampled
-
-
-@dataclass
-class Carry:
-    """What the generation loop carries from one call to the next."""
-
-    logits: tf.Tensor  # (batch, vocab) next-token logits
-    states: list  # [h0, c0, h1, c1, ...], each (batch, units)
-    seen: tf.Tensor  # (batch, vocab) bool: token in prompt or generated
-    done: tf.Tensor  # (batch,) bool: row has finished
+_XLA_ERRORS = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
 
 
 class Sampler:
@@ -52,6 +45,7 @@ class Sampler:
             input_signature=[tf.TensorSpec([None, None], tf.int32)],
         )
         self._decoders = {}
+        self._jit = True
 
     # -- model step ----------------------------------------------------------
     def _weights(self):
@@ -109,13 +103,9 @@ class Sampler:
         return logits, states, seen, done
 
     # -- sampling rule -------------------------------------------------------
-    def _adjust(self, logits, seen, temperature, top_k, top_p, penalty, flags):
-        """Apply penalty, temperature, top-k and top-p to ``logits``."""
-        use_top_k, use_top_p, use_penalty = flags
-        if use_penalty:
-            # CTRL-style: make tokens already seen less likely.
-            penalised = tf.where(logits > 0, logits / penalty, logits * penalty)
-            logits = tf.where(seen, penalised, logits)
+    def _adjust(self, logits, temperature, top_k, top_p, flags):
+        """Apply temperature, top-k and top-p to ``logits`` (batch, vocab)."""
+        use_top_k, use_top_p = flags
         logits = logits / tf.maximum(temperature, 1e-6)
         if use_top_k:
             kth = tf.math.top_k(logits, k=top_k).values[:, -1:]  # (batch, 1)
@@ -136,55 +126,98 @@ class Sampler:
         states,
         seen,
         done,
+        n,
         temperatures,
+        uniforms,
         top_k,
         top_p,
         penalty,
         min_new_tokens,
         step0,
-        seed,
         stop_at_eod,
         flags,
     ):
-        """Generate ``len(temperatures)`` tokens per row (fewer if all end).
+        """Generate ``n`` tokens per row (fewer if every row ends first).
 
-        Returns the tokens (batch, n), padded with 0 after a row ends, and the
-        new carry.
+        ``temperatures`` (steps,) and ``uniforms`` (steps, batch) hold one
+        value per step for at least ``n`` steps; a token is drawn by inverting
+        the cumulative distribution at its row's uniform number, so the draws
+        depend on the step only, not on how the loop is split into calls.
+        Returns the tokens (batch, steps), padded with 0 after a row ends and
+        after step ``n``, the number of steps run, and the new carry.
         """
-        use_penalty, use_eod_ban = flags[2], flags[3]
+        greedy_only, use_top_k, use_top_p, use_penalty, use_eod_ban = flags
         weights = self._weights()
-        top_k = tf.minimum(top_k, self.net.vocab_size)
-        out = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-        for i in tf.range(tf.shape(temperatures)[0]):
-            step = step0 + i
-            temperature = temperatures[i]
-            adjusted = self._adjust(
-                logits, seen, temperature, top_k, top_p, penalty, flags[:3]
-            )
-            if use_eod_ban and step < min_new_tokens:
+        vocab = self.net.vocab_size
+        top_k = tf.minimum(top_k, vocab)
+        out = tf.zeros(tf.shape(uniforms), tf.int32)  # (steps, batch)
+        steps = tf.constant(0)
+        for i in tf.range(n):
+            adjusted = logits
+            if use_eod_ban and step0 + i < min_new_tokens:
                 adjusted = adjusted + self._eod_ban
-            token = tf.argmax(adjusted, axis=-1, output_type=tf.int32)  # greedy
-            if temperature > 0:
-                key = tf.random.experimental.stateless_fold_in(seed, step)
-                token = tf.random.stateless_categorical(
-                    adjusted, 1, key, dtype=tf.int32
-                )[:, 0]  # (batch,)
-            token = tf.where(done, PAD_ID, token)
-            out = out.write(i, token)
             if use_penalty:
-                seen = seen | tf.cast(
-                    tf.one_hot(token, self.net.vocab_size, dtype=tf.int8), tf.bool
+                # CTRL-style: make tokens already seen less likely.
+                penalised = tf.where(
+                    adjusted > 0, adjusted / penalty, adjusted * penalty
                 )
+                adjusted = tf.where(seen, penalised, adjusted)
+            best = tf.argmax(adjusted, axis=-1, output_type=tf.int32)  # (batch,)
+            token = best
+            if not greedy_only:
+                scaled = self._adjust(
+                    adjusted, temperatures[i], top_k, top_p, (use_top_k, use_top_p)
+                )
+                cdf = tf.cumsum(tf.nn.softmax(scaled, axis=-1), axis=-1)
+                target = uniforms[i][:, None] * cdf[:, -1:]  # (batch, 1)
+                drawn = tf.searchsorted(cdf, target, out_type=tf.int32)[:, 0]
+                token = tf.where(
+                    temperatures[i] > 0, tf.minimum(drawn, vocab - 1), best
+                )
+            token = tf.where(done, PAD_ID, token)
+            out = tf.tensor_scatter_nd_update(out, [[i]], token[None, :])
+            if use_penalty:
+                seen = seen | tf.cast(tf.one_hot(token, vocab, dtype=tf.int8), tf.bool)
             done = done | (stop_at_eod & tf.equal(token, EOD_ID))
+            steps = i + 1
             if tf.reduce_all(done):
                 break
             logits, states = self._step(token, states, weights)
-        tokens = tf.transpose(out.stack())  # (batch, n)
-        return tokens, logits, states, seen, done
+        return tf.transpose(out), steps, logits, states, seen, done
 
-    def decoder(self, flags):
-        """The compiled decode loop for one combination of controls."""
-        if flags not in self._decoders:
+    def decode(self, flags, args):
+        """Run the decode loop for ``flags`` on ``args``.
+
+        Uses the XLA-compiled loop; if XLA cannot compile it here, warns once
+        and uses the graph-executed loop from then on.
+        """
+        if self._jit:
+            try:
+                return self.decoder(flags, jit_compile=True)(*args)
+            except (
+                tf.errors.UnimplementedError,
+                tf.errors.InvalidArgumentError,
+            ) as exc:
+                if "XLA" not in str(exc) and "xla" not in str(exc):
+                    raise
+                warnings.warn(
+                    "XLA could not compile the generation loop on this device; "
+                    f"using the slower graph loop instead ({type(exc).__name__}).",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                self._jit = False
+        return self.decoder(flags, jit_compile=False)(*args)
+
+    def decoder(self, flags, jit_compile=True):
+        """The compiled decode loop for one combination of controls.
+
+        With ``jit_compile`` the loop is compiled by XLA into one native
+        kernel (several times faster per step than the graph executor);
+        XLA specialises it to each batch size and number of steps.
+        """
+        key = (flags, jit_compile)
+        if key not in self._decoders:
             vocab = self.net.vocab_size
             state_specs = [
                 tf.TensorSpec([None, u], tf.float32)
@@ -194,28 +227,32 @@ class Sampler:
             scalar_i = tf.TensorSpec([], tf.int32)
             scalar_f = tf.TensorSpec([], tf.float32)
 
-            def decode(logits, states, seen, done, temperatures, top_k, top_p,
-                       penalty, min_new_tokens, step0, seed, stop_at_eod):  # fmt: skip
+            def decode(logits, states, seen, done, n, temperatures, uniforms,
+                       top_k, top_p, penalty, min_new_tokens, step0,
+                       stop_at_eod):  # fmt: skip
                 return self._decode(
-                    logits, states, seen, done, temperatures, top_k, top_p,
-                    penalty, min_new_tokens, step0, seed, stop_at_eod, flags,
+                    logits, states, seen, done, n, temperatures, uniforms,
+                    top_k, top_p, penalty, min_new_tokens, step0, stop_at_eod,
+                    flags,
                 )  # fmt: skip
 
-            self._decoders[flags] = tf.function(
+            self._decoders[key] = tf.function(
                 decode,
+                jit_compile=jit_compile,
                 input_signature=[
                     tf.TensorSpec([None, vocab], tf.float32),
                     state_specs,
                     tf.TensorSpec([None, vocab], tf.bool),
                     tf.TensorSpec([None], tf.bool),
+                    scalar_i,  # steps to run
                     tf.TensorSpec([None], tf.float32),  # temperature per step
+                    tf.TensorSpec([None, None], tf.float32),  # uniforms (step, row)
                     scalar_i,  # top_k
                     scalar_f,  # top_p
                     scalar_f,  # repetition penalty
                     scalar_i,  # min_new_tokens
                     scalar_i,  # index of the first step
-                    tf.TensorSpec([2], tf.int64),  # seed
                     tf.TensorSpec([], tf.bool),  # stop at end-of-document
                 ],
             )
-        return self._decoders[flags]
+        return self._decoders[key]
