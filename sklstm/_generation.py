@@ -47,6 +47,7 @@ class Controls:
         """Which optional rules the compiled loop must apply."""
         return (
             not self.temperatures.any(),  # greedy only
+            not self.temperatures.all(),  # some steps greedy
             self.top_k > 0,
             self.top_p < 1.0,
             self.repetition_penalty != 1.0,

@@ -19,6 +19,7 @@ nothing per step.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import tensorflow as tf
@@ -27,6 +28,49 @@ from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 
 _NEG = -1e9  # logit given to tokens that must not be sampled
 _XLA_ERRORS = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
+
+
+def _blocks(x, fill):
+    """View (batch, vocab) as (batch, n_blocks, width), about sqrt(vocab) each.
+
+    Reductions over a row then cost two short passes instead of one long
+    one, which XLA compiles far better on CPU (a 10,000-token cumulative sum
+    is ~7x slower than the two-level one here).
+    """
+    vocab = x.shape[-1]
+    width = math.isqrt(vocab - 1) + 1
+    n_blocks = -(-vocab // width)
+    x = tf.pad(x, [[0, 0], [0, n_blocks * width - vocab]], constant_values=fill)
+    return tf.reshape(x, [-1, n_blocks, width]), width
+
+
+def fast_argmax(logits):
+    """``argmax`` over the last axis, first index on ties: (batch,) int32."""
+    blocks, width = _blocks(logits, logits.dtype.min)
+    k = tf.argmax(tf.reduce_max(blocks, axis=-1), axis=-1, output_type=tf.int32)
+    inner = tf.gather(blocks, k, batch_dims=1)  # (batch, width)
+    return k * width + tf.argmax(inner, axis=-1, output_type=tf.int32)
+
+
+def inverse_cdf_sample(logits, uniforms):
+    """Draw one token per row of ``logits`` at quantile ``uniforms`` (batch,).
+
+    Finds the block whose cumulative mass passes the quantile, then the token
+    inside it.
+    """
+    vocab = logits.shape[-1]
+    weights = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
+    blocks, width = _blocks(weights, 0.0)  # (batch, n_blocks, width)
+    mass = tf.reduce_sum(blocks, axis=-1)  # (batch, n_blocks)
+    cumulative = tf.cumsum(mass, axis=-1)
+    target = uniforms[:, None] * cumulative[:, -1:]  # (batch, 1)
+    last = tf.shape(mass)[1] - 1
+    k = tf.minimum(tf.searchsorted(cumulative, target, out_type=tf.int32), last)
+    k = k[:, 0]
+    before = tf.gather(cumulative, k, batch_dims=1) - tf.gather(mass, k, batch_dims=1)
+    inner = tf.cumsum(tf.gather(blocks, k, batch_dims=1), axis=-1)  # (batch, width)
+    j = tf.searchsorted(inner, target - before[:, None], out_type=tf.int32)[:, 0]
+    return tf.minimum(k * width + tf.minimum(j, width - 1), vocab - 1)
 
 
 class Sampler:
@@ -146,7 +190,7 @@ class Sampler:
         Returns the tokens (batch, steps), padded with 0 after a row ends and
         after step ``n``, the number of steps run, and the new carry.
         """
-        greedy_only, use_top_k, use_top_p, use_penalty, use_eod_ban = flags
+        greedy_only, any_greedy, use_top_k, use_top_p, use_penalty, use_eod_ban = flags
         weights = self._weights()
         vocab = self.net.vocab_size
         top_k = tf.minimum(top_k, vocab)
@@ -162,18 +206,16 @@ class Sampler:
                     adjusted > 0, adjusted / penalty, adjusted * penalty
                 )
                 adjusted = tf.where(seen, penalised, adjusted)
-            best = tf.argmax(adjusted, axis=-1, output_type=tf.int32)  # (batch,)
-            token = best
-            if not greedy_only:
+            if greedy_only:
+                token = fast_argmax(adjusted)  # (batch,)
+            else:
                 scaled = self._adjust(
                     adjusted, temperatures[i], top_k, top_p, (use_top_k, use_top_p)
                 )
-                cdf = tf.cumsum(tf.nn.softmax(scaled, axis=-1), axis=-1)
-                target = uniforms[i][:, None] * cdf[:, -1:]  # (batch, 1)
-                drawn = tf.searchsorted(cdf, target, out_type=tf.int32)[:, 0]
-                token = tf.where(
-                    temperatures[i] > 0, tf.minimum(drawn, vocab - 1), best
-                )
+                token = inverse_cdf_sample(scaled, uniforms[i])
+                if any_greedy:  # a temperature of 0 in the schedule
+                    greedy = fast_argmax(adjusted)
+                    token = tf.where(temperatures[i] > 0, token, greedy)
             token = tf.where(done, PAD_ID, token)
             out = tf.tensor_scatter_nd_update(out, [[i]], token[None, :])
             if use_penalty:

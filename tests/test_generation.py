@@ -210,3 +210,31 @@ def test_generated_ids_stay_in_vocabulary():
         assert row.min() >= 2 and row.max() < model.vocab_size_
     with pytest.raises(ValueError, match="stop strings need text"):
         model.generate([3, 4], stop="x")
+
+
+@pytest.mark.parametrize("vocab", [3, 7, 103, 10_000])
+def test_inverse_cdf_sampling_follows_the_distribution(vocab):
+    import tensorflow as tf
+
+    from sklstm._sampling import inverse_cdf_sample
+
+    rng = np.random.default_rng(vocab)
+    probs = rng.dirichlet(np.ones(vocab) * 0.3)
+    n = 200_000
+    logits = tf.constant(np.log(probs + 1e-30)[None, :].repeat(n, 0), tf.float32)
+    tokens = inverse_cdf_sample(logits, tf.constant(rng.random(n), tf.float32))
+    freq = np.bincount(tokens.numpy(), minlength=vocab) / n
+    assert freq.shape == (vocab,)
+    # Total variation distance of the empirical distribution.
+    assert 0.5 * np.abs(freq - probs).sum() < 0.01 + 0.5 * np.sqrt(vocab / n)
+
+
+def test_fast_argmax_matches_numpy_including_ties():
+    import tensorflow as tf
+
+    from sklstm._sampling import fast_argmax
+
+    rng = np.random.default_rng(0)
+    for vocab in (2, 5, 103, 10_000):
+        x = rng.integers(0, 4, size=(64, vocab)).astype(np.float32)  # many ties
+        assert (fast_argmax(tf.constant(x)).numpy() == x.argmax(axis=1)).all()
