@@ -138,12 +138,23 @@ def _temperature_schedule(temperature, n, where):
     return schedule
 
 
+def _bucket(n):
+    """``n`` rounded up to one of 8 sizes per power of two (at least 8).
+
+    Compiled loops are specialised to each input shape; rounding keeps the
+    shapes few while wasting at most an eighth of the work.
+    """
+    step = max(1, 1 << max(0, (n - 1).bit_length() - 3))
+    return max(8, -(-n // step) * step)
+
+
 def left_pad(sequences):
     """Prefix each sequence with end-of-document and left-pad with 0.
 
-    Returns an int32 array (n, 1 + longest); the model masks the padding.
+    Returns an int32 array (n, width), ``width`` at least one more than the
+    longest prompt (see ``_bucket``); the padding leaves states unchanged.
     """
-    width = 1 + max(len(s) for s in sequences)
+    width = _bucket(1 + max(len(s) for s in sequences))
     out = np.full((len(sequences), width), PAD_ID, dtype=np.int32)
     for row, seq in zip(out, sequences, strict=True):
         row[width - len(seq) - 1] = EOD_ID
@@ -177,9 +188,7 @@ class Run:
         """Generate up to ``n`` more tokens per row: (batch, m) int32, m <= n."""
         c = self.controls
         n = min(n, c.max_new_tokens - self.step, _MAX_CALL)
-        # Inputs are padded to a power of two of steps, so the compiled loop
-        # is specialised to few shapes whatever the lengths asked for.
-        size = max(8, 1 << (n - 1).bit_length())
+        size = _bucket(n)  # steps the inputs are padded to
         end = self.step + n
         temperatures = np.zeros(size, np.float32)
         temperatures[:n] = c.temperatures[self.step : end]

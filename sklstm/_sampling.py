@@ -84,10 +84,14 @@ class Sampler:
             tf.zeros([vocab]), [[PAD_ID], [OOV_ID]], [_NEG, _NEG]
         )
         self._eod_ban = tf.one_hot(EOD_ID, vocab) * _NEG  # (vocab,)
-        self.prefill = tf.function(
-            self._prefill,
-            input_signature=[tf.TensorSpec([None, None], tf.int32)],
-        )
+        self._prefills = {
+            jit: tf.function(
+                self._prefill,
+                jit_compile=jit,
+                input_signature=[tf.TensorSpec([None, None], tf.int32)],
+            )
+            for jit in (True, False)
+        }
         self._decoders = {}
         self._jit = True
 
@@ -114,9 +118,12 @@ class Sampler:
         ]
         return layers, self.net.head.bias + self._banned
 
-    def _step(self, tokens, states, weights):
-        """One token per row in, next-token logits and new states out."""
-        layers, head_bias = weights
+    def _recur(self, tokens, states, weights):
+        """Advance the LSTM states by one token per row.
+
+        Returns the top layer's output (batch, units) and the new states.
+        """
+        layers, _ = weights
         x = None
         new_states = []
         for k, (a, b) in enumerate(layers):
@@ -130,20 +137,48 @@ class Sampler:
             h = tf.sigmoid(o) * tf.tanh(c)
             new_states += [h, c]
             x = h
+        return x, new_states
+
+    def _logits(self, x, weights):
+        """Next-token logits (batch, vocab) from the top LSTM output."""
         if self.net.dense is not None:
             x = tf.nn.relu(tf.matmul(x, self.net.dense.kernel) + self.net.dense.bias)
-        logits = tf.matmul(x, self.net.head.kernel) + head_bias
-        return logits, new_states  # (batch, vocab)
+        return tf.matmul(x, self.net.head.kernel) + weights[1]
+
+    def _step(self, tokens, states, weights):
+        """One token per row in, next-token logits and new states out."""
+        x, states = self._recur(tokens, states, weights)
+        return self._logits(x, weights), states  # (batch, vocab)
 
     def _prefill(self, prompts):
-        """Read the prompts; return the carry for the first generated token."""
-        logits, states = self.net._last_logits(prompts)  # (batch, vocab)
-        logits = logits + self._banned
-        seen = tf.reduce_any(
-            tf.one_hot(prompts, self.net.vocab_size, on_value=True, off_value=False),
-            axis=1,
-        )  # (batch, vocab)
-        done = tf.zeros([tf.shape(prompts)[0]], tf.bool)
+        """Read left-padded prompts (batch, time); return the first carry.
+
+        The same fused step as generation runs over the prompt; padded steps
+        leave a row's states as they are. The output layer runs once, after
+        the last step.
+        """
+        weights = self._weights()
+        batch = tf.shape(prompts)[0]
+        states = self.net.zero_states(batch)
+        x = states[-2]
+        for t in tf.range(tf.shape(prompts)[1]):
+            real = tf.not_equal(prompts[:, t], PAD_ID)[:, None]  # (batch, 1)
+            top, new_states = self._recur(prompts[:, t], states, weights)
+            states = [
+                tf.where(real, n, o) for n, o in zip(new_states, states, strict=True)
+            ]
+            x = tf.where(real, top, x)
+        logits = self._logits(x, weights)
+        rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(prompts))
+        seen = (
+            tf.scatter_nd(
+                tf.reshape(tf.stack([rows, prompts], axis=-1), [-1, 2]),
+                tf.ones([tf.size(prompts)], tf.int32),
+                [batch, self.net.vocab_size],
+            )
+            > 0
+        )  # (batch, vocab): tokens in the prompt
+        done = tf.zeros([batch], tf.bool)
         return logits, states, seen, done
 
     # -- sampling rule -------------------------------------------------------
@@ -227,20 +262,22 @@ class Sampler:
             logits, states = self._step(token, states, weights)
         return tf.transpose(out), steps, logits, states, seen, done
 
-    def decode(self, flags, args):
-        """Run the decode loop for ``flags`` on ``args``.
+    def prefill(self, prompts):
+        """Read left-padded prompts (batch, time): logits, states, seen, done."""
+        return self._run(lambda jit: self._prefills[jit], (prompts,))
 
-        Uses the XLA-compiled loop; if XLA cannot compile it here, warns once
-        and uses the graph-executed loop from then on.
-        """
+    def decode(self, flags, args):
+        """Run the decode loop for ``flags`` on ``args``."""
+        return self._run(lambda jit: self.decoder(flags, jit_compile=jit), args)
+
+    def _run(self, function, args):
+        """Call the XLA-compiled ``function(True)``; if XLA cannot compile it
+        here, warn once and use the graph-executed ``function(False)``."""
         if self._jit:
             try:
-                return self.decoder(flags, jit_compile=True)(*args)
-            except (
-                tf.errors.UnimplementedError,
-                tf.errors.InvalidArgumentError,
-            ) as exc:
-                if "XLA" not in str(exc) and "xla" not in str(exc):
+                return function(True)(*args)
+            except _XLA_ERRORS as exc:
+                if "xla" not in str(exc).lower():
                     raise
                 warnings.warn(
                     "XLA could not compile the generation loop on this device; "
@@ -249,7 +286,7 @@ class Sampler:
                     stacklevel=4,
                 )
                 self._jit = False
-        return self.decoder(flags, jit_compile=False)(*args)
+        return function(False)(*args)
 
     def decoder(self, flags, jit_compile=True):
         """The compiled decode loop for one combination of controls.

@@ -219,14 +219,18 @@ def test_inverse_cdf_sampling_follows_the_distribution(vocab):
     from sklstm._sampling import inverse_cdf_sample
 
     rng = np.random.default_rng(vocab)
-    probs = rng.dirichlet(np.ones(vocab) * 0.3)
-    n = 200_000
-    logits = tf.constant(np.log(probs + 1e-30)[None, :].repeat(n, 0), tf.float32)
-    tokens = inverse_cdf_sample(logits, tf.constant(rng.random(n), tf.float32))
-    freq = np.bincount(tokens.numpy(), minlength=vocab) / n
-    assert freq.shape == (vocab,)
-    # Total variation distance of the empirical distribution.
-    assert 0.5 * np.abs(freq - probs).sum() < 0.01 + 0.5 * np.sqrt(vocab / n)
+    probs = rng.dirichlet(np.full(vocab, 0.3 if vocab < 1000 else 0.02))
+    logits = tf.constant(np.log(probs + 1e-30)[None, :].repeat(2_000, 0), tf.float32)
+    counts = np.zeros(vocab)
+    n = 100_000
+    for _ in range(n // 2_000):  # 2,000 rows a call keeps memory small
+        uniforms = tf.constant(rng.random(2_000), tf.float32)
+        counts += np.bincount(inverse_cdf_sample(logits, uniforms), minlength=vocab)
+    # Total variation distance from the distribution, against the distance an
+    # exact sampler of the same size shows.
+    distance = 0.5 * np.abs(counts / n - probs).sum()
+    exact = 0.5 * np.abs(rng.multinomial(n, probs) / n - probs).sum()
+    assert distance < 1.5 * exact + 0.005
 
 
 def test_fast_argmax_matches_numpy_including_ties():
