@@ -429,6 +429,10 @@ def bench_model(name, gen, stream, args, peak):
         best = dict.fromkeys(methods, np.inf)
         for _ in range(args.repeats):
             for label, call in methods.items():
+                # OpenBLAS worker threads keep spinning for a while after a
+                # multi-threaded call and would steal a core from the next
+                # method: let them go idle first.
+                time.sleep(0.5)
                 best[label] = min(best[label], best_of(call, 1))
         rates.update({label: batch * n / seconds for label, seconds in best.items()})
         for label, rate in rates.items():
