@@ -10,6 +10,7 @@ TensorFlow is imported only when the generator is first used.
 from importlib import import_module
 
 from sklstm.datasets import load_python_docs
+from sklstm.metrics import bits_per_character, neg_bits_per_character_scorer
 from sklstm.sequencer import TextSequencer
 
 __version__ = "0.1.0"
@@ -20,6 +21,8 @@ __all__ = [
     "generate",
     "stream",
     "load_python_docs",
+    "bits_per_character",
+    "neg_bits_per_character_scorer",
     "__version__",
 ]
 
