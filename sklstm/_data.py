@@ -46,7 +46,7 @@ def n_windows(stream_length, window, *, shuffle):
     return max(0, (stream_length - 1) // window)
 
 
-def window_dataset(stream, window, batch_size, *, seed, shuffle):
+def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches, both (batch, window).
 
     With ``shuffle``, each epoch starts at a random offset in ``[0, window)``
@@ -54,7 +54,8 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle):
     random order; both are drawn from ``seed`` and the epoch number with
     stateless ops, so the same seed gives the same batches. Without it, one
     pass over the windows in order. The shuffled dataset repeats forever:
-    pass ``steps_per_epoch`` to ``fit``.
+    pass ``steps_per_epoch`` to ``fit``. ``first_epoch`` numbers the first
+    epoch, so that training continued later sees new orders.
     """
     stream = tf.constant(stream, dtype=tf.int32)
     count = n_windows(int(stream.shape[0]), window, shuffle=shuffle)
@@ -85,5 +86,5 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle):
 
     if not shuffle:  # one pass, of known length
         return epoch(tf.constant(0, tf.int64)).prefetch(tf.data.AUTOTUNE)
-    epochs = tf.data.Dataset.range(np.iinfo(np.int64).max)
+    epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
     return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 
@@ -14,7 +15,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data
-from sklstm._callbacks import BestWeights
 from sklstm._generation import (
     check_controls,
     continue_prompts,
@@ -30,6 +30,7 @@ from sklstm._validation import (
     check_float,
     check_int,
 )
+from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, check_id_sequences
 
 _MAX_SEED = np.iinfo(np.int32).max
@@ -90,6 +91,15 @@ class LSTMTextGenerator(BaseEstimator):
         and restore the weights of the best epoch.
     n_iter_no_change : int, default=3
         Patience of early stopping, in epochs.
+    warm_start : bool, default=False
+        When fitted already, ``fit`` continues training the current network
+        on the fitted vocabulary instead of starting anew.
+    callbacks : list of keras.callbacks.Callback instances or classes, \
+            default=None
+        Called during training. Each ``fit`` uses fresh copies (classes are
+        instantiated without arguments), so the objects passed here never
+        hold a trained model. See :mod:`sklstm.callbacks`, e.g.
+        :class:`~sklstm.callbacks.SampleText`.
     verbose : int, default=0
         0 is silent; 1 shows Keras progress bars; 2 one line per epoch.
     random_state : int, RandomState instance or None, default=None
@@ -148,6 +158,8 @@ class LSTMTextGenerator(BaseEstimator):
         validation_fraction=0.1,
         early_stopping=True,
         n_iter_no_change=3,
+        warm_start=False,
+        callbacks=None,
         verbose=0,
         random_state=None,
     ):
@@ -165,6 +177,8 @@ class LSTMTextGenerator(BaseEstimator):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
 
@@ -239,6 +253,7 @@ class LSTMTextGenerator(BaseEstimator):
         )
         check_bool(self.early_stopping, "early_stopping", where)
         check_int(self.n_iter_no_change, "n_iter_no_change", where, min_value=1)
+        check_bool(self.warm_start, "warm_start", where)
         check_int(self.verbose, "verbose", where, min_value=0)
         return tuple(int(u) for u in units)
 
@@ -300,6 +315,10 @@ class LSTMTextGenerator(BaseEstimator):
     def fit(self, X, y=None):
         """Train the language model on documents.
 
+        With ``warm_start=True`` and a fitted model, training continues from
+        the current weights and optimizer state for ``epochs`` more epochs,
+        on the fitted vocabulary (see :meth:`partial_fit`).
+
         Parameters
         ----------
         X : iterable of str, or id sequences
@@ -313,21 +332,41 @@ class LSTMTextGenerator(BaseEstimator):
         self : LSTMTextGenerator
             The fitted estimator.
         """
+        warm = self.warm_start and hasattr(self, "model_")
+        return self._fit(X, self.epochs, warm=warm, where="fit")
+
+    def partial_fit(self, X, y=None):
+        """Train one more epoch on ``X``, from the current weights.
+
+        The first call on an unfitted estimator learns the vocabulary and
+        builds the network; later calls keep both. The vocabulary never
+        changes: tokens it does not hold become out-of-vocabulary (or raise,
+        with ``TextSequencer(handle_unknown="error")``). This is also how to
+        fine-tune a model pre-trained on a large corpus on a small one.
+
+        Parameters
+        ----------
+        X : iterable of str, or id sequences
+            Documents.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LSTMTextGenerator
+        """
+        warm = hasattr(self, "model_")
+        return self._fit(X, 1, warm=warm, where="partial_fit")
+
+    def _fit(self, X, epochs, *, warm, where):
         units = self._validate_params()
-        where = f"{type(self).__name__}.fit"
-        kind, data = self._split_input(X, where, reset=True)
-        if kind == "text":
-            sequencer = (
-                self.sequencer if self.sequencer is not None else TextSequencer()
-            )
-            self.sequencer_ = clone(sequencer).fit(data)
-            sequences = self.sequencer_._encode(data)
-            self.vocab_size_ = self.sequencer_.vocab_size_
+        callbacks = self._make_callbacks()
+        where = f"{type(self).__name__}.{where}"
+        if warm:
+            self._check_same_network(units)
+            sequences = self._encode(X, where)
         else:
-            self.sequencer_ = None
-            sequences = data
-            highest = max((int(s.max()) for s in sequences if s.size), default=0)
-            self.vocab_size_ = max(highest + 1, N_RESERVED)
+            sequences = self._learn_vocabulary(X, where)
 
         rng = check_random_state(self.random_state)
         train, val = self._split_documents(sequences, rng)
@@ -341,6 +380,33 @@ class LSTMTextGenerator(BaseEstimator):
                 "sequence_length or more text."
             )
         model_seed, data_seed = (int(s) for s in rng.randint(_MAX_SEED, size=2))
+        if warm:
+            optimizer = self.model_.optimizer
+            optimizer.learning_rate.assign(self.learning_rate)
+            optimizer.clipnorm = self.clipnorm
+        else:
+            self._build(units, model_seed)
+        self._fit_loop(train_stream, val, data_seed, epochs, callbacks)
+        self._engine()  # build now, so that predicting leaves the state alone
+        return self
+
+    def _learn_vocabulary(self, X, where):
+        """Fit ``sequencer_`` (text) or size the vocabulary (ids); encode X."""
+        kind, data = self._split_input(X, where, reset=True)
+        if kind == "text":
+            sequencer = (
+                self.sequencer if self.sequencer is not None else TextSequencer()
+            )
+            self.sequencer_ = clone(sequencer).fit(data)
+            self.vocab_size_ = self.sequencer_.vocab_size_
+            return self.sequencer_._encode(data)
+        self.sequencer_ = None
+        highest = max((int(s.max()) for s in data if s.size), default=0)
+        self.vocab_size_ = max(highest + 1, N_RESERVED)
+        return data
+
+    def _build(self, units, seed):
+        """Build and compile a new network; reset the training record."""
         self.model_ = build_model(
             self.vocab_size_,
             embedding_dim=self.embedding_dim,
@@ -348,7 +414,7 @@ class LSTMTextGenerator(BaseEstimator):
             dense_units=self.dense_units,
             dropout=self.dropout,
             l2=self.l2,
-            seed=model_seed,
+            seed=seed,
         )
         self.model_.compile(
             optimizer=keras.optimizers.Adam(
@@ -358,9 +424,49 @@ class LSTMTextGenerator(BaseEstimator):
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
         )
-        self._fit_loop(train_stream, val, data_seed)
-        self._engine()  # build now, so that predicting leaves the state alone
-        return self
+        self.history_ = {}
+        self.n_epochs_ = 0
+        self.best_epoch_ = -1
+
+    def _check_same_network(self, units):
+        """Refuse to continue training when the shape parameters changed."""
+        network, _ = self._engine()
+        have = (
+            network.embedding.output_dim,
+            tuple(network.units),
+            None if network.dense is None else network.dense.units,
+        )
+        want = (self.embedding_dim, units, self.dense_units)
+        if have != want:
+            raise ValueError(
+                "warm_start and partial_fit continue training the fitted network, "
+                f"which has embedding_dim={have[0]}, units={have[1]}, "
+                f"dense_units={have[2]}; the parameters now ask for "
+                f"embedding_dim={want[0]}, units={want[1]}, dense_units={want[2]}. "
+                "Set warm_start=False to train a new network."
+            )
+
+    def _make_callbacks(self):
+        """Fresh copies of the user's callbacks (classes are instantiated)."""
+        if self.callbacks is None:
+            return []
+        items = self.callbacks if isinstance(self.callbacks, (list, tuple)) else None
+        ok = items is not None and all(
+            isinstance(c, keras.callbacks.Callback)
+            or (isinstance(c, type) and issubclass(c, keras.callbacks.Callback))
+            for c in items
+        )
+        if not ok:
+            raise TypeError(
+                f"The 'callbacks' parameter of {type(self).__name__} must be a list "
+                "of keras.callbacks.Callback instances or classes, or None. Got "
+                f"{self.callbacks!r} instead."
+            )
+        made = [c() if isinstance(c, type) else _fresh_copy(c) for c in items]
+        for callback in made:
+            if isinstance(callback, EstimatorCallback):
+                callback.set_estimator(self)
+        return made
 
     def _split_documents(self, sequences, rng):
         """Hold out whole documents for validation."""
@@ -383,10 +489,17 @@ class LSTMTextGenerator(BaseEstimator):
         val = [s for i, s in enumerate(sequences) if i in val_idx]
         return train, val
 
-    def _fit_loop(self, train_stream, val_sequences, data_seed):
+    def _fit_loop(self, train_stream, val_sequences, data_seed, epochs, callbacks):
+        """Train ``epochs`` more epochs; extend ``history_``."""
         window = self.sequence_length
+        first = self.n_epochs_
         train_ds = _data.window_dataset(
-            train_stream, window, self.batch_size, seed=data_seed, shuffle=True
+            train_stream,
+            window,
+            self.batch_size,
+            seed=data_seed,
+            shuffle=True,
+            first_epoch=first,
         )
         n_train = _data.n_windows(len(train_stream), window, shuffle=True)
         steps = -(-n_train // self.batch_size)
@@ -403,18 +516,21 @@ class LSTMTextGenerator(BaseEstimator):
         )
         history = self.model_.fit(
             train_ds,
-            epochs=self.epochs,
+            initial_epoch=first,
+            epochs=first + epochs,
             steps_per_epoch=steps,
             validation_data=val_ds,
-            callbacks=[best],
+            callbacks=[best, *callbacks],
             shuffle=False,  # the dataset shuffles itself
             verbose=self.verbose,
         )
-        self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        for key, values in history.history.items():
+            self.history_.setdefault(key, []).extend(float(v) for v in values)
         self.n_epochs_ = len(self.history_.get("loss", []))
-        self.best_epoch_ = (
-            best.best_epoch if self.early_stopping else self.n_epochs_ - 1
-        )
+        if self.early_stopping and best.best_epoch >= 0:
+            self.best_epoch_ = best.best_epoch
+        else:
+            self.best_epoch_ = self.n_epochs_ - 1
 
     # --------------------------------------------------------------- engine
     def _engine(self):
@@ -668,6 +784,17 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+def _fresh_copy(callback):
+    """A deep copy of ``callback``, or a shallow one when it cannot be deep
+    copied (it holds a file or a lock, say); never with a model attached."""
+    try:
+        twin = copy.deepcopy(callback)
+    except (TypeError, copy.Error, RuntimeError):
+        twin = copy.copy(callback)
+    twin.set_model(None)
+    return twin
 
 
 def _is_text(X):

@@ -80,6 +80,10 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         Side on which short rows are padded with ``0`` when ``maxlen`` is set.
     truncating : {"pre", "post"}, default="pre"
         Side from which long rows lose tokens when ``maxlen`` is set.
+    handle_unknown : {"oov", "error"}, default="oov"
+        What ``transform`` (and a model's prompts, scoring and continued
+        training) does with tokens the vocabulary does not hold: map them to
+        the out-of-vocabulary id ``1``, or raise a ``ValueError``.
 
     Attributes
     ----------
@@ -115,6 +119,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         maxlen=None,
         padding="pre",
         truncating="pre",
+        handle_unknown="oov",
     ):
         self.level = level
         self.lowercase = lowercase
@@ -125,6 +130,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         self.maxlen = maxlen
         self.padding = padding
         self.truncating = truncating
+        self.handle_unknown = handle_unknown
 
     # ----------------------------------------------------------------- helpers
     def _validate_params(self):
@@ -143,6 +149,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         check_int(self.maxlen, "maxlen", where, min_value=1, allow_none=True)
         check_option(self.padding, "padding", where, ("pre", "post"))
         check_option(self.truncating, "truncating", where, ("pre", "post"))
+        check_option(self.handle_unknown, "handle_unknown", where, ("oov", "error"))
 
     def _option(self, name):
         """Resolve a level-dependent normalisation option."""
@@ -169,12 +176,28 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def _encode(self, docs):
         """Documents to a list of int32 id arrays, whole (no padding)."""
         lookup = self.vocabulary_.get
-        return [
+        seqs = [
             np.fromiter(
                 (lookup(tok, OOV_ID) for tok in self._tokenize(doc)), dtype=np.int32
             )
             for doc in docs
         ]
+        if self.handle_unknown == "error":
+            unknown = sorted(
+                {
+                    tok
+                    for doc in docs
+                    for tok in self._tokenize(doc)
+                    if tok not in self.vocabulary_
+                }
+            )
+            if unknown:
+                raise ValueError(
+                    f"{len(unknown)} token(s) are not in the vocabulary, such as "
+                    f"{unknown[:5]!r}; handle_unknown='error' refuses them. Use "
+                    "handle_unknown='oov' to map them to the out-of-vocabulary id."
+                )
+        return seqs
 
     def _decode(self, ids):
         """One id sequence to text; padding and end-of-document are dropped."""

@@ -379,6 +379,7 @@ def test_get_params_set_params_round_trip():
         "maxlen": 7,
         "padding": "post",
         "truncating": "post",
+        "handle_unknown": "error",
     }
     seq = TextSequencer()
 
@@ -777,3 +778,16 @@ def test_property_word_kept_punctuation_round_trips_tokens(tokens):
     assert [int(i) for i in ids[0]] == [_WORD_PUNCT_SEQ.vocabulary_[t] for t in tokens]
     decoded = _WORD_PUNCT_SEQ.inverse_transform(ids)
     _assert_same_sequences(_WORD_PUNCT_SEQ.transform(decoded), ids)
+
+
+def test_handle_unknown_error_refuses_unseen_tokens_and_keeps_working():
+    seq = TextSequencer(level="word", handle_unknown="error").fit(["the cat sat"])
+    with pytest.raises(
+        ValueError,
+        match=r"2 token\(s\) are not in the vocabulary, such as \['dog', 'ran'\]; "
+        r"handle_unknown='error' refuses them",
+    ):
+        seq.transform(["the dog ran"])
+    assert [list(r) for r in seq.transform(["the cat"])] == [[3, 4]]
+    lenient = TextSequencer(level="word").fit(["the cat sat"])
+    assert list(lenient.transform(["the dog"])[0]) == [3, 1]

@@ -1,0 +1,132 @@
+"""Keras callbacks for :class:`~sklstm.LSTMTextGenerator`.
+
+Pass callbacks to ``LSTMTextGenerator(callbacks=[...])`` as classes or as
+instances: each ``fit`` works on fresh copies, so the objects you passed
+never hold a trained model (and ``clone`` stays cheap).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+
+import keras
+
+__all__ = ["EstimatorCallback", "SampleText"]
+
+
+class EstimatorCallback(keras.callbacks.Callback):
+    """A Keras callback that can also reach the estimator being fitted.
+
+    ``fit`` calls :meth:`set_estimator` before training, so ``self.estimator``
+    is the :class:`~sklstm.LSTMTextGenerator` (with ``sequencer_`` and the
+    compiled generation engine) while ``self.model`` is its Keras network.
+    """
+
+    estimator = None
+
+    def set_estimator(self, estimator):
+        self.estimator = estimator
+
+
+class SampleText(EstimatorCallback):
+    """Print generated text every few epochs, to watch a model learn.
+
+    Parameters
+    ----------
+    every : int, default=1
+        Print after every ``every`` epochs.
+    prompt : str, default=""
+        Prompt to continue; the empty prompt starts a new document.
+    max_new_tokens : int, default=200
+        Length of each sample.
+    temperature : float, default=0.8
+        Sampling temperature.
+    random_state : int, default=0
+        Seed of each sample, so samples differ only as the model learns.
+    file : file-like or None, default=None
+        Where to print; None is standard output.
+
+    Examples
+    --------
+    >>> from sklstm import LSTMTextGenerator
+    >>> from sklstm.callbacks import SampleText
+    >>> model = LSTMTextGenerator(callbacks=[SampleText(every=5, prompt="The ")])
+    """
+
+    def __init__(
+        self,
+        every=1,
+        prompt="",
+        max_new_tokens=200,
+        temperature=0.8,
+        random_state=0,
+        file=None,
+    ):
+        super().__init__()
+        self.every = every
+        self.prompt = prompt
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.random_state = random_state
+        self.file = file
+
+    def __deepcopy__(self, memo):
+        # Copies made for each fit print to the same file, not to a copy.
+        twin = type(self).__new__(type(self))
+        memo[id(self)] = twin
+        for key, value in self.__dict__.items():
+            setattr(twin, key, value if key == "file" else copy.deepcopy(value, memo))
+        return twin
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every or self.estimator is None:
+            return
+        text = self.estimator.generate(
+            self.prompt,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            random_state=self.random_state,
+        )
+        if not isinstance(text, str):  # a model fitted on ids
+            text = " ".join(map(str, text))
+        out = self.file if self.file is not None else sys.stdout
+        print(f"\n[epoch {epoch + 1}] {self.prompt}{text}", file=out, flush=True)
+
+
+class BestWeights(keras.callbacks.Callback):
+    """Keep the weights of the best epoch; optionally stop when it is old.
+
+    Unlike ``keras.callbacks.EarlyStopping``, the best weights are restored
+    at the end of training whether or not training stopped early.
+
+    Parameters
+    ----------
+    monitor : str
+        Loss to minimise, such as ``"val_loss"``.
+    patience : int or None
+        Stop after this many epochs without improvement; None never stops.
+    """
+
+    def __init__(self, monitor, patience):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = patience
+        self.best = math.inf
+        self.best_epoch = -1
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if value < self.best:
+            self.best, self.best_epoch = value, epoch
+            self.best_weights = self.model.get_weights()
+        elif self.patience is not None and epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.patience is not None and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)

@@ -1,0 +1,177 @@
+"""Continuing training, fine-tuning and callbacks."""
+
+import io
+import sys
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from sklstm import LSTMTextGenerator, TextSequencer, load_python_docs
+from sklstm.callbacks import SampleText
+
+DOCS = [
+    "the cat sat on the mat and the dog sat on the log. " * 3,
+    "a bird sang in the tree while the cat slept. " * 3,
+    "the dog ran after the cat across the garden. " * 3,
+]
+
+
+def tiny(**params):
+    base = dict(
+        embedding_dim=4,
+        units=12,
+        sequence_length=10,
+        epochs=2,
+        validation_fraction=0,
+        early_stopping=False,
+        random_state=0,
+    )
+    return LSTMTextGenerator(**{**base, **params})
+
+
+def weights(model):
+    return [w.copy() for w in model.model_.get_weights()]
+
+
+def test_partial_fit_builds_then_continues_one_epoch_at_a_time():
+    model = tiny().partial_fit(DOCS)
+    assert model.n_epochs_ == 1 and len(model.history_["loss"]) == 1
+    vocabulary = dict(model.sequencer_.vocabulary_)
+    before = weights(model)
+    model.partial_fit(DOCS)
+    assert model.n_epochs_ == 2 and len(model.history_["loss"]) == 2
+    assert model.sequencer_.vocabulary_ == vocabulary
+    assert any(
+        not np.array_equal(a, b) for a, b in zip(before, weights(model), strict=True)
+    )
+
+
+def test_continued_epochs_see_new_window_orders():
+    one_go = tiny(epochs=3).fit(DOCS)
+    stepwise = tiny(epochs=1)
+    for _ in range(3):
+        stepwise.partial_fit(DOCS)
+    # Three one-epoch calls equal one three-epoch fit: the data order follows
+    # the epoch number, not the call.
+    np.testing.assert_allclose(
+        stepwise.history_["loss"], one_go.history_["loss"], rtol=1e-5
+    )
+
+
+def test_warm_start_continues_from_current_weights():
+    model = tiny(warm_start=True).fit(DOCS)
+    first = list(model.history_["loss"])
+    model.fit(DOCS)
+    assert model.n_epochs_ == 4
+    assert model.history_["loss"][:2] == first
+    assert model.history_["loss"][2] < first[0]
+    cold = clone(model).set_params(warm_start=False).fit(DOCS)
+    assert cold.n_epochs_ == 2
+
+
+def test_warm_start_applies_a_new_learning_rate():
+    model = tiny(warm_start=True).fit(DOCS)
+    model.set_params(learning_rate=0.0005).fit(DOCS)
+    assert float(model.model_.optimizer.learning_rate) == pytest.approx(0.0005)
+
+
+def test_warm_start_refuses_a_different_network():
+    model = tiny(warm_start=True).fit(DOCS)
+    model.set_params(units=16)
+    with pytest.raises(
+        ValueError,
+        match=r"warm_start and partial_fit continue training the fitted network, "
+        r"which has embedding_dim=4, units=\(12,\), dense_units=None; the "
+        r"parameters now ask for embedding_dim=4, units=\(16,\)",
+    ):
+        model.fit(DOCS)
+    assert model.model_.get_layer("lstm_0").units == 12  # still usable
+    model.generate("the ", max_new_tokens=5)
+
+
+def test_vocabulary_never_changes_unseen_tokens_are_oov_or_refused():
+    model = tiny().fit(DOCS)
+    vocabulary = dict(model.sequencer_.vocabulary_)
+    model.partial_fit(["ZZZ QQQ the cat"])  # Z and Q were never seen
+    assert model.sequencer_.vocabulary_ == vocabulary
+    strict = tiny(sequencer=TextSequencer(handle_unknown="error")).fit(DOCS)
+    before = weights(strict)
+    with pytest.raises(ValueError, match="handle_unknown='error' refuses them"):
+        strict.partial_fit(["ZZZ"])
+    assert all(
+        np.array_equal(a, b) for a, b in zip(before, weights(strict), strict=True)
+    )
+    assert strict.n_epochs_ == 2
+
+
+def test_fine_tuning_a_pretrained_model_beats_training_from_scratch():
+    # A larger general corpus, then a small one in a narrower style.
+    general = [doc[:2000] for doc in load_python_docs()[:40]]
+    words = ["if", "for", "while", "try", "with", "def", "class", "return",
+             "import", "raise", "yield", "assert", "del", "pass"]  # fmt: skip
+    sentences = [
+        f"The {word} statement is described in section {n}."
+        for n, word in enumerate(words)
+    ]
+    small, held_out = sentences[:10], sentences[10:]
+    params = dict(
+        embedding_dim=16,
+        units=64,
+        sequence_length=32,
+        batch_size=32,
+        validation_fraction=0,
+        early_stopping=False,
+        random_state=0,
+    )
+    model = LSTMTextGenerator(epochs=5, learning_rate=0.01, **params).fit(general)
+    vocabulary = dict(model.sequencer_.vocabulary_)
+    pretrained = model.score(held_out)
+    model.set_params(warm_start=True, epochs=10, learning_rate=0.003).fit(small)
+    scratch = LSTMTextGenerator(epochs=15, learning_rate=0.01, **params).fit(small)
+    assert model.sequencer_.vocabulary_ == vocabulary
+    assert model.score(held_out) > pretrained + 0.2
+    assert model.score(held_out) > scratch.score(held_out) + 0.5
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_callback_instances_are_copied_and_never_hold_a_model():
+    recorder = Recorder()
+    model = tiny(callbacks=[recorder, Recorder]).fit(DOCS)
+    assert recorder.epochs == []  # fit used a copy
+    assert getattr(recorder, "_model", None) is None
+    twin = clone(model)
+    assert twin.callbacks[0] is not recorder
+    assert getattr(twin.callbacks[0], "_model", None) is None
+
+
+def test_sample_text_prints_generated_text_every_n_epochs():
+    out = io.StringIO()
+    tiny(epochs=4, callbacks=[SampleText(every=2, prompt="the ", file=out)]).fit(DOCS)
+    lines = [line for line in out.getvalue().splitlines() if line]
+    assert [line.split("]")[0] for line in lines] == ["[epoch 2", "[epoch 4"]
+    assert all(
+        line.startswith(f"[epoch {e}] the ")
+        for e, line in zip((2, 4), lines, strict=True)
+    )
+
+
+def test_callbacks_holding_open_files_work(capsys):
+    callback = SampleText(every=1, prompt="a ", max_new_tokens=5, file=sys.stdout)
+    tiny(epochs=1, callbacks=[callback]).fit(DOCS)
+    assert capsys.readouterr().out.startswith("\n[epoch 1] a ")
+
+
+@pytest.mark.parametrize("callbacks", [Recorder(), ["x"], [int]])
+def test_invalid_callbacks_are_refused(callbacks):
+    with pytest.raises(TypeError, match="The 'callbacks' parameter of"):
+        tiny(callbacks=callbacks).fit(DOCS)
