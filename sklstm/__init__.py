@@ -20,6 +20,7 @@ __all__ = [
     "TextSequencer",
     "generate",
     "stream",
+    "load",
     "load_python_docs",
     "bits_per_character",
     "neg_bits_per_character_scorer",
@@ -30,6 +31,7 @@ _LAZY = {
     "LSTMTextGenerator": "sklstm.generator",
     "generate": "sklstm.generator",
     "stream": "sklstm.generator",
+    "load": "sklstm.persistence",
 }
 
 

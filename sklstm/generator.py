@@ -543,6 +543,29 @@ class LSTMTextGenerator(BaseEstimator):
             self._engine_cache = cached
         return cached[1], cached[2]
 
+    def save(self, path):
+        """Write the fitted model to ``path`` in sklstm's safe format.
+
+        One zip file with the Keras archive of the network and a JSON file
+        with the parameters, vocabulary, history and versions. Read it with
+        :func:`sklstm.load`, which never unpickles: use this format to share
+        models, and joblib/pickle only for your own files.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, conventionally ending in ``.sklstm``; an existing
+            file is replaced atomically.
+
+        Returns
+        -------
+        self : LSTMTextGenerator
+        """
+        from sklstm.persistence import save
+
+        save(self, path)
+        return self
+
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_engine_cache", None)  # compiled functions are rebuilt
