@@ -3,19 +3,18 @@
 Trains an LSTM language model on the documentation topics every CPython
 ships (``pydoc_data.topics``, about 465,000 characters, no download), shows
 the training progress, prints continuations of a prompt at a few
-temperatures, and saves the fitted model with joblib.
+temperatures, and saves the fitted model in sklstm's safe format (reload it
+with ``sklstm.load``).
 
 Run it with ``python3 tasks.py demo`` from the project root, or directly::
 
-    python examples/char_python_docs.py --epochs 8 --output python_docs_char.joblib
+    python examples/char_python_docs.py --epochs 8 --output python_docs_char.sklstm
 
 It takes about three minutes on 2 CPU cores with the default settings.
 """
 
 import argparse
 import time
-
-import joblib
 
 from sklstm import LSTMTextGenerator, load_python_docs
 
@@ -25,7 +24,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--prompt", default="The ")
-    parser.add_argument("--output", default="python_docs_char.joblib")
+    parser.add_argument("--output", default="python_docs_char.sklstm")
     args = parser.parse_args()
 
     docs = load_python_docs()
@@ -56,8 +55,8 @@ def main():
         )
         print(f"\n--- temperature {temperature} ---\n{args.prompt}{text}")
 
-    joblib.dump(model, args.output)
-    print(f"\nSaved the fitted model to {args.output}; reload it with joblib.load.")
+    model.save(args.output)
+    print(f"\nSaved the fitted model to {args.output}; reload it with sklstm.load.")
 
 
 if __name__ == "__main__":
