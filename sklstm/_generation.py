@@ -55,6 +55,18 @@ class Controls:
         )
 
 
+def parse_controls(controls, where):
+    """Validate a ``**controls`` dict, naming ``where`` in every error."""
+    allowed = [n for n in check_controls.__kwdefaults__ if n != "where"]
+    unknown = sorted(set(controls) - set(allowed))
+    if unknown:
+        raise TypeError(
+            f"{where} got unexpected keyword argument(s) {unknown!r}; the "
+            f"generation controls are {allowed!r}."
+        )
+    return check_controls(**controls, where=where)
+
+
 def check_controls(
     *,
     max_new_tokens=100,

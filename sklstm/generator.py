@@ -16,9 +16,9 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data
 from sklstm._generation import (
-    check_controls,
     continue_prompts,
     left_pad,
+    parse_controls,
     stream_text,
 )
 from sklstm._model import Network, build_model
@@ -724,7 +724,7 @@ class LSTMTextGenerator(BaseEstimator):
             The continuation only, without the prompt. A single prompt with
             ``num_return_sequences=1`` gives one str, anything else a list.
         """
-        ctrl = check_controls(**controls, where="generate")
+        ctrl = parse_controls(controls, "generate")
         check_is_fitted(self, "model_")
         single, sequences = self._encode_prompts(prompt)
         if self.sequencer_ is None and ctrl.stop:
@@ -748,7 +748,7 @@ class LSTMTextGenerator(BaseEstimator):
         piece : str
             Newly generated text.
         """
-        ctrl = check_controls(**controls, where="stream")
+        ctrl = parse_controls(controls, "stream")
         check_is_fitted(self, "model_")
         if ctrl.num_return_sequences != 1:
             raise ValueError("stream continues one prompt; use generate for more.")
@@ -933,7 +933,7 @@ def generate(estimator, prompt="", **controls):
     >>> generate(pipe, "the cat", max_new_tokens=5, random_state=0)
     '...'
     """
-    ctrl = check_controls(**controls, where="generate")
+    ctrl = parse_controls(controls, "generate")
     model, encode, decode = _unwrap(estimator, "generate")
     single = isinstance(prompt, str)
     prompts = check_documents([prompt] if single else prompt, "generate")
@@ -952,7 +952,7 @@ def stream(estimator, prompt="", **controls):
     piece : str
         Newly generated text.
     """
-    ctrl = check_controls(**controls, where="stream")
+    ctrl = parse_controls(controls, "stream")
     model, encode, decode = _unwrap(estimator, "stream")
     if not isinstance(prompt, str):
         raise TypeError(f"stream expects one str prompt; got {type(prompt).__name__}.")

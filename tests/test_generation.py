@@ -242,3 +242,12 @@ def test_fast_argmax_matches_numpy_including_ties():
     for vocab in (2, 5, 103, 10_000):
         x = rng.integers(0, 4, size=(64, vocab)).astype(np.float32)  # many ties
         assert (fast_argmax(tf.constant(x)).numpy() == x.argmax(axis=1)).all()
+
+
+def test_unknown_controls_are_named(gen):
+    with pytest.raises(
+        TypeError,
+        match=r"generate got unexpected keyword argument\(s\) \['max_length'\]; "
+        r"the generation controls are \['max_new_tokens'",
+    ):
+        gen.generate("the ", max_length=5)
