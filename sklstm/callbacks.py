@@ -12,6 +12,7 @@ import math
 import sys
 
 import keras
+import numpy as np
 
 __all__ = ["EstimatorCallback", "SampleText"]
 
@@ -96,17 +97,21 @@ class SampleText(EstimatorCallback):
 
 
 class BestWeights(keras.callbacks.Callback):
-    """Keep the weights of the best epoch; optionally stop when it is old.
+    """Keep the weights of the best epoch; stop when it is old or on NaN.
 
     Unlike ``keras.callbacks.EarlyStopping``, the best weights are restored
-    at the end of training whether or not training stopped early.
+    at the end of training whether or not training stopped early. It also
+    records every epoch's logs (so they survive an interruption) and stops
+    training when a batch loss is NaN or infinite, restoring the last good
+    weights.
 
     Parameters
     ----------
     monitor : str
         Loss to minimise, such as ``"val_loss"``.
     patience : int or None
-        Stop after this many epochs without improvement; None never stops.
+        Stop after this many epochs without improvement; None never stops
+        for that reason (and keeps the last epoch's weights).
     """
 
     def __init__(self, monitor, patience):
@@ -116,17 +121,53 @@ class BestWeights(keras.callbacks.Callback):
         self.best = math.inf
         self.best_epoch = -1
         self.best_weights = None
+        self.last_weights = None
+        self.epoch_logs = []
+        self.diverged_at = None  # epoch where the loss became NaN or infinite
+
+    def on_train_begin(self, logs=None):
+        self.last_weights = self.model.get_weights()  # good, if nothing else
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.diverged_at = self._epoch
+            self.model.stop_training = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
+        if self.diverged_at is not None:
+            return  # this epoch's weights are not finite
+        weights = self.model.get_weights()
+        if not all(np.isfinite(w).all() for w in weights):
+            self.diverged_at = epoch  # the last update broke the weights
+            self.model.stop_training = True
+            return
+        logs = dict(logs or {})
+        self.epoch_logs.append(logs)
+        self.last_weights = weights
+        value = logs.get(self.monitor)
         if value is None or not math.isfinite(value):
             return
         if value < self.best:
             self.best, self.best_epoch = value, epoch
-            self.best_weights = self.model.get_weights()
+            self.best_weights = self.last_weights
         elif self.patience is not None and epoch - self.best_epoch >= self.patience:
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
-        if self.patience is not None and self.best_weights is not None:
+    def restore(self, interrupted=False):
+        """Put back the weights to keep: the best epoch's, or the last good.
+
+        After an interruption or a divergence the weights in the model are
+        those of an unfinished epoch, so something is always put back.
+        """
+        use_best = self.patience is not None or interrupted
+        if use_best and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+        elif (interrupted or self.diverged_at is not None) and self.last_weights:
+            self.model.set_weights(self.last_weights)
+
+    def on_train_end(self, logs=None):
+        self.restore()

@@ -514,23 +514,49 @@ class LSTMTextGenerator(BaseEstimator):
         best = BestWeights(
             monitor, self.n_iter_no_change if self.early_stopping else None
         )
-        history = self.model_.fit(
-            train_ds,
-            initial_epoch=first,
-            epochs=first + epochs,
-            steps_per_epoch=steps,
-            validation_data=val_ds,
-            callbacks=[best, *callbacks],
-            shuffle=False,  # the dataset shuffles itself
-            verbose=self.verbose,
-        )
-        for key, values in history.history.items():
-            self.history_.setdefault(key, []).extend(float(v) for v in values)
+        try:
+            self.model_.fit(
+                train_ds,
+                initial_epoch=first,
+                epochs=first + epochs,
+                steps_per_epoch=steps,
+                validation_data=val_ds,
+                callbacks=[best, *callbacks],
+                shuffle=False,  # the dataset shuffles itself
+                verbose=self.verbose,
+            )
+            interrupted = False
+        except KeyboardInterrupt:
+            best.restore(interrupted=True)
+            interrupted = True
+        for logs in best.epoch_logs:
+            for key, value in logs.items():
+                self.history_.setdefault(key, []).append(float(value))
         self.n_epochs_ = len(self.history_.get("loss", []))
-        if self.early_stopping and best.best_epoch >= 0:
+        if (self.early_stopping or interrupted) and best.best_epoch >= 0:
             self.best_epoch_ = best.best_epoch
         else:
             self.best_epoch_ = self.n_epochs_ - 1
+        kept = (
+            f"the weights of epoch {self.best_epoch_ + 1} are kept"
+            if self.n_epochs_
+            else "no epoch finished, so the weights are the initial ones"
+        )
+        if interrupted:
+            warnings.warn(
+                f"Training was interrupted after {self.n_epochs_} epoch(s); "
+                f"{kept} and history_ holds the finished epochs.",
+                UserWarning,
+                stacklevel=4,
+            )
+        if best.diverged_at is not None:
+            warnings.warn(
+                f"The training loss became NaN or infinite in epoch "
+                f"{best.diverged_at + 1}; training stopped and {kept}. Try a "
+                "lower learning_rate or a smaller clipnorm.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     # --------------------------------------------------------------- engine
     def _engine(self):

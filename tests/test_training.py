@@ -175,3 +175,41 @@ def test_callbacks_holding_open_files_work(capsys):
 def test_invalid_callbacks_are_refused(callbacks):
     with pytest.raises(TypeError, match="The 'callbacks' parameter of"):
         tiny(callbacks=callbacks).fit(DOCS)
+
+
+class Interrupter(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_a_usable_model_with_the_best_weights_so_far():
+    model = tiny(epochs=5, early_stopping=False, callbacks=[Interrupter])
+    with pytest.warns(UserWarning, match=r"Training was interrupted after 2 epoch"):
+        model.fit(DOCS)
+    assert model.n_epochs_ == 2 and len(model.history_["loss"]) == 2
+    assert model.best_epoch_ == int(np.argmin(model.history_["loss"]))
+    assert np.isfinite(model.score(DOCS))
+    assert isinstance(model.generate("the ", max_new_tokens=5), str)
+
+
+class Saboteur(keras.callbacks.Callback):
+    """Poisons the weights during the second epoch."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._epoch == 1:
+            kernel = self.model.get_layer("logits").kernel
+            kernel.assign(kernel * np.nan)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_nan_loss_stops_training_and_restores_good_weights(early_stopping):
+    model = tiny(epochs=4, early_stopping=early_stopping, callbacks=[Saboteur])
+    with pytest.warns(RuntimeWarning, match="became NaN or infinite in epoch 2"):
+        model.fit(DOCS)
+    assert model.n_epochs_ == 1
+    assert all(np.isfinite(w).all() for w in model.model_.get_weights())
+    assert np.isfinite(model.score(DOCS))
