@@ -101,8 +101,11 @@ class Sampler:
 
         The first layer's input projection is folded into a table, one row per
         token (``embedding @ kernel + bias``), so a step starts with a gather;
-        deeper layers stack ``[kernel; recurrent_kernel]`` for one matmul. The
-        output bias carries the ban on padding and out-of-vocabulary ids.
+        deeper layers stack ``[kernel; recurrent_kernel]`` for one matmul.
+        The columns of the sigmoid gates are halved, so that one ``tanh``
+        over all four gates gives them all: ``sigmoid(x) = (1 + tanh(x / 2))
+        / 2``. The output bias carries the ban on padding and
+        out-of-vocabulary ids.
         """
         first, *rest = self.net.lstms
         table = (
@@ -116,7 +119,13 @@ class Sampler:
             )
             for lstm in rest
         ]
-        return layers, self.net.head.bias + self._banned
+        scaled = []
+        for (a, b), units in zip(layers, self.net.units, strict=True):
+            half = tf.constant(0.5, a.dtype)
+            one = tf.ones([units], a.dtype)
+            scale = tf.concat([half * one, half * one, one, half * one], axis=0)
+            scaled.append((a * scale, b * scale))  # gates i, f, g, o
+        return scaled, self.net.head.bias + self._banned
 
     def _recur(self, tokens, states, weights):
         """Advance the LSTM states by one token per row.
@@ -132,9 +141,11 @@ class Sampler:
                 z = tf.gather(a, tokens) + tf.matmul(h, b)  # (batch, 4 * units)
             else:  # a: [kernel; recurrent_kernel], b: bias
                 z = tf.matmul(tf.concat([x, h], axis=1), a) + b
-            i, f, g, o = tf.split(z, 4, axis=1)  # Keras gate order
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+            t = tf.tanh(z)  # sigmoid gates were pre-halved
+            i, f, g, o = tf.split(t, 4, axis=1)  # Keras gate order
+            i, f, o = 0.5 * i + 0.5, 0.5 * f + 0.5, 0.5 * o + 0.5
+            c = f * c + i * g
+            h = o * tf.tanh(c)
             new_states += [h, c]
             x = h
         return x, new_states
