@@ -205,7 +205,7 @@ class Sampler:
             probs = tf.nn.softmax(ordered, axis=-1)
             before = tf.cumsum(probs, axis=-1, exclusive=True)  # mass ranked above
             # Keep the smallest set whose mass reaches top_p (the top token always).
-            kept = tf.where(before < top_p, ordered, tf.reduce_max(ordered))
+            kept = tf.where(before < top_p, ordered, ordered[:, :1])  # row's top
             floor = tf.reduce_min(kept, axis=-1, keepdims=True)  # (batch, 1)
             logits = tf.where(logits < floor, _NEG, logits)
         return logits

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import numbers
 import warnings
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import keras
 import numpy as np
@@ -282,14 +284,20 @@ class LSTMTextGenerator(BaseEstimator):
                     f"{where} expects at least one document or id sequence; got "
                     "an empty input."
                 )
-        if _is_text(X):
+        if _is_text(X) or (
+            not isinstance(X, np.ndarray)
+            and not sp.issparse(X)
+            and not any(np.ndim(x) > 0 for x in X)
+        ):
+            # Text, or a list of scalars (None, numbers): neither is a list of
+            # id sequences; the documents check names the offending items.
             return "text", check_documents(X, where)
         rows = _rectangular(X)
         if rows is not None:
             if reset:
                 rows = validate_data(self, rows, dtype="numeric", reset=True)
             else:
-                rows = check_array(rows, dtype="numeric")
+                rows = check_array(rows, dtype="numeric", ensure_min_features=0)
         elif reset and hasattr(self, "n_features_in_"):
             del self.n_features_in_  # ragged input has no fixed width
         bound = np.iinfo(np.int32).max if reset else self.vocab_size_
@@ -359,6 +367,17 @@ class LSTMTextGenerator(BaseEstimator):
         return self._fit(X, 1, warm=warm, where="partial_fit")
 
     def _fit(self, X, epochs, *, warm, where):
+        before = self.__dict__.copy()
+        try:
+            return self._fit_unguarded(X, epochs, warm=warm, where=where)
+        except Exception:
+            # A failed fit leaves the estimator as it was: nothing the user
+            # had (a fitted vocabulary, a trained network) is lost.
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _fit_unguarded(self, X, epochs, *, warm, where):
         units = self._validate_params()
         callbacks = self._make_callbacks()
         where = f"{type(self).__name__}.{where}"
@@ -375,7 +394,7 @@ class LSTMTextGenerator(BaseEstimator):
         if len(train_stream) < needed:
             raise ValueError(
                 f"The training text has {len(train_stream)} tokens (end-of-document "
-                f"markers included), fewer than the {needed} one window of "
+                f"markers included), fewer than the {needed} that one window of "
                 f"sequence_length={self.sequence_length} needs. Use a smaller "
                 "sequence_length or more text."
             )
@@ -804,22 +823,19 @@ class LSTMTextGenerator(BaseEstimator):
     def _encode_prompts(self, prompt):
         """Return (single, id sequences) for one prompt or a list of them."""
         where = f"{type(self).__name__}.generate"
+        _check_prompts(prompt, where)
         if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
             prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
         if isinstance(prompt, str):
             return True, self._encode([prompt], where)
-        if (
-            isinstance(prompt, np.ndarray)
-            and prompt.ndim == 1
-            and (prompt.size == 0 or prompt.dtype.kind in "iu")
-        ):
-            return True, self._encode([prompt], where)
+        if isinstance(prompt, np.ndarray) and prompt.ndim == 1:
+            if prompt.size == 0 or prompt.dtype.kind in "iuf":
+                return True, self._encode([prompt], where)
         if (
             isinstance(prompt, (list, tuple))
             and prompt
             and all(
-                isinstance(t, numbers.Integral) and not isinstance(t, bool)
-                for t in prompt
+                isinstance(t, numbers.Real) and not isinstance(t, bool) for t in prompt
             )
         ):
             return True, self._encode([prompt], where)
@@ -833,6 +849,19 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+def _check_prompts(prompt, where):
+    """Refuse prompt containers that only look like sequences (dict, set)."""
+    if (
+        isinstance(prompt, (Mapping, AbstractSet))
+        or prompt is None
+        or isinstance(prompt, (bool, numbers.Number))
+    ):
+        raise TypeError(
+            f"{where} expects a str prompt, a list of str prompts or integer id "
+            f"sequences; got {type(prompt).__name__}."
+        )
 
 
 def _fresh_copy(callback):
@@ -961,6 +990,7 @@ def generate(estimator, prompt="", **controls):
     """
     ctrl = parse_controls(controls, "generate")
     model, encode, decode = _unwrap(estimator, "generate")
+    _check_prompts(prompt, "generate")
     single = isinstance(prompt, str)
     prompts = check_documents([prompt] if single else prompt, "generate")
     out = model._continue(encode(prompts), ctrl, decode)
