@@ -401,8 +401,8 @@ class LSTMTextGenerator(BaseEstimator):
         model_seed, data_seed = (int(s) for s in rng.randint(_MAX_SEED, size=2))
         if warm:
             optimizer = self.model_.optimizer
-            optimizer.learning_rate.assign(self.learning_rate)
-            optimizer.clipnorm = self.clipnorm
+            optimizer.learning_rate.assign(float(self.learning_rate))
+            optimizer.clipnorm = None if self.clipnorm is None else float(self.clipnorm)
         else:
             self._build(units, model_seed)
         self._fit_loop(train_stream, val, data_seed, epochs, callbacks)
@@ -426,18 +426,21 @@ class LSTMTextGenerator(BaseEstimator):
 
     def _build(self, units, seed):
         """Build and compile a new network; reset the training record."""
+        # Plain Python numbers: Keras refuses numpy integers for layer sizes,
+        # and searches often draw parameters from numpy arrays.
         self.model_ = build_model(
-            self.vocab_size_,
-            embedding_dim=self.embedding_dim,
+            int(self.vocab_size_),
+            embedding_dim=int(self.embedding_dim),
             units=units,
-            dense_units=self.dense_units,
-            dropout=self.dropout,
-            l2=self.l2,
+            dense_units=None if self.dense_units is None else int(self.dense_units),
+            dropout=float(self.dropout),
+            l2=float(self.l2),
             seed=seed,
         )
+        clipnorm = None if self.clipnorm is None else float(self.clipnorm)
         self.model_.compile(
             optimizer=keras.optimizers.Adam(
-                learning_rate=self.learning_rate, clipnorm=self.clipnorm
+                learning_rate=float(self.learning_rate), clipnorm=clipnorm
             ),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
@@ -510,24 +513,24 @@ class LSTMTextGenerator(BaseEstimator):
 
     def _fit_loop(self, train_stream, val_sequences, data_seed, epochs, callbacks):
         """Train ``epochs`` more epochs; extend ``history_``."""
-        window = self.sequence_length
+        window, batch_size = int(self.sequence_length), int(self.batch_size)
         first = self.n_epochs_
         train_ds = _data.window_dataset(
             train_stream,
             window,
-            self.batch_size,
+            batch_size,
             seed=data_seed,
             shuffle=True,
             first_epoch=first,
         )
         n_train = _data.n_windows(len(train_stream), window, shuffle=True)
-        steps = -(-n_train // self.batch_size)
+        steps = -(-n_train // batch_size)
         val_ds = None
         if val_sequences:
             val_stream = _data.join_documents(val_sequences)
             val_window = min(window, len(val_stream) - 1)
             val_ds = _data.window_dataset(
-                val_stream, val_window, self.batch_size, seed=0, shuffle=False
+                val_stream, val_window, batch_size, seed=0, shuffle=False
             )
         monitor = "val_loss" if val_ds is not None else "loss"
         best = BestWeights(
@@ -537,7 +540,7 @@ class LSTMTextGenerator(BaseEstimator):
             self.model_.fit(
                 train_ds,
                 initial_epoch=first,
-                epochs=first + epochs,
+                epochs=first + int(epochs),
                 steps_per_epoch=steps,
                 validation_data=val_ds,
                 callbacks=[best, *callbacks],

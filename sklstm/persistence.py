@@ -25,6 +25,8 @@ import tempfile
 import zipfile
 import zlib
 
+import numpy as np
+
 # What reading a damaged zip archive raises.
 _DAMAGE = (
     zipfile.BadZipFile,
@@ -52,11 +54,21 @@ def _json_params(estimator):
     sequencer = params.pop("sequencer")
     params["sequencer"] = None if sequencer is None else sequencer.get_params()
     params["callbacks"] = None  # code, not data: never saved
-    if not (params["random_state"] is None or isinstance(params["random_state"], int)):
-        params["random_state"] = None
+    seed = params["random_state"]
+    params["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
     if isinstance(params["units"], tuple):
         params["units"] = list(params["units"])
     return params
+
+
+def _plain(value):
+    """JSON for numpy scalars (parameters often come from ``np.arange``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(
+        f"save can only store parameters that are plain data; got {value!r} "
+        f"({type(value).__name__})."
+    )
 
 
 def save(estimator, path):
@@ -96,7 +108,11 @@ def save(estimator, path):
         "history": estimator.history_,
         "n_epochs": int(estimator.n_epochs_),
         "best_epoch": int(estimator.best_epoch_),
-        "n_features_in": getattr(estimator, "n_features_in_", None),
+        "n_features_in": (
+            int(estimator.n_features_in_)
+            if hasattr(estimator, "n_features_in_")
+            else None
+        ),
     }
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -107,7 +123,7 @@ def save(estimator, path):
         try:
             with os.fdopen(fd, "wb") as handle:
                 with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-                    archive.writestr(_META, json.dumps(meta, indent=1))
+                    archive.writestr(_META, json.dumps(meta, indent=1, default=_plain))
                     archive.write(keras_file, _MODEL)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -190,3 +190,15 @@ def test_newer_format_and_foreign_files_get_clear_errors(saved, tmp_path):
     broken_json = rewrite(saved, tmp_path, meta=lambda m: {"format": "other"})
     with pytest.raises(ValueError, match="does not describe an sklstm model"):
         sklstm.load(broken_json)
+
+
+def test_numpy_parameter_values_are_saved_as_plain_numbers(tmp_path):
+    fitted = LSTMTextGenerator(
+        embedding_dim=np.int64(4), units=(np.int64(6),), learning_rate=np.float32(0.01),
+        sequence_length=6, epochs=1, validation_fraction=0, random_state=np.int64(3),
+    ).fit(DOCS)  # fmt: skip
+    fitted.save(tmp_path / "np.sklstm")
+    loaded = sklstm.load(tmp_path / "np.sklstm")
+    assert loaded.embedding_dim == 4 and loaded.units == (6,)
+    assert loaded.random_state == 3
+    assert loaded.learning_rate == pytest.approx(0.01)

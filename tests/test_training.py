@@ -213,3 +213,17 @@ def test_nan_loss_stops_training_and_restores_good_weights(early_stopping):
     assert model.n_epochs_ == 1
     assert all(np.isfinite(w).all() for w in model.model_.get_weights())
     assert np.isfinite(model.score(DOCS))
+
+
+def test_numpy_typed_parameters_as_searches_draw_them():
+    model = tiny(
+        units=np.int64(8),
+        embedding_dim=np.int64(4),
+        sequence_length=np.int64(6),
+        batch_size=np.int64(4),
+        epochs=np.int64(2),
+        dropout=np.float32(0.1),
+        learning_rate=np.float64(0.01),
+    ).fit(DOCS)
+    assert model.n_epochs_ == 2
+    assert isinstance(model.generate("the ", max_new_tokens=np.int64(5)), str)
