@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklstm._tokens import EOD_ID, PAD_ID
 from sklstm._validation import check_bool, check_float, check_int
 
-_MAX_SEED = np.iinfo(np.int32).max
+MAX_SEED = np.iinfo(np.int32).max
 # Tokens per compiled call when stop strings are checked between calls.
 _STOP_CHUNK = 32
 # Tokens per compiled call when streaming.
@@ -125,7 +125,7 @@ def check_controls(
         num_return_sequences=check_int(
             num_return_sequences, "num_return_sequences", where, min_value=1
         ),
-        seed=int(check_random_state(random_state).randint(_MAX_SEED)),
+        seed=int(check_random_state(random_state).randint(MAX_SEED)),
     )
 
 

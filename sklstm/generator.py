@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data
 from sklstm._generation import (
+    MAX_SEED,
     continue_prompts,
     left_pad,
     parse_controls,
@@ -35,7 +36,6 @@ from sklstm._validation import (
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, check_id_sequences
 
-_MAX_SEED = np.iinfo(np.int32).max
 # Logits held at once while scoring: tokens per call scale down with the
 # vocabulary so that (tokens, vocab) float32 stays near 32 MB.
 _SCORE_LOGITS = 2**23
@@ -398,7 +398,7 @@ class LSTMTextGenerator(BaseEstimator):
                 f"sequence_length={self.sequence_length} needs. Use a smaller "
                 "sequence_length or more text."
             )
-        model_seed, data_seed = (int(s) for s in rng.randint(_MAX_SEED, size=2))
+        model_seed, data_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
         if warm:
             optimizer = self.model_.optimizer
             optimizer.learning_rate.assign(float(self.learning_rate))

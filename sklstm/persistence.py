@@ -200,18 +200,22 @@ def load(path):
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            if not {_META, _MODEL} <= names:
-                _refuse(path, f"expected {_META} and {_MODEL} inside, found "
-                              f"{sorted(names)[:5]!r}.")  # fmt: skip
-            meta = json.loads(archive.read(_META))
-            keras_bytes = archive.read(_MODEL)
+            missing = {_META, _MODEL} - names
+            if not missing:
+                meta_bytes = archive.read(_META)
+                keras_bytes = archive.read(_MODEL)
     except FileNotFoundError:
         raise
     except _DAMAGE as exc:
         _refuse(path, f"it is not an intact zip archive ({exc}).")
-    except (ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, ValueError) and "sklstm model file" in str(exc):
-            raise
+    if missing:
+        _refuse(
+            path,
+            f"expected {_META} and {_MODEL} inside, found {sorted(names)[:5]!r}.",
+        )
+    try:
+        meta = json.loads(meta_bytes)
+    except ValueError as exc:  # JSON and UTF-8 decoding errors alike
         _refuse(path, f"its {_META} is not valid JSON ({exc}).")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _refuse(path, f"its {_META} does not describe an sklstm model.")
