@@ -10,6 +10,10 @@ Run it with ``python3 tasks.py demo`` from the project root, or directly::
 
     python examples/char_python_docs.py --epochs 8 --output python_docs_char.sklstm
 
+``--plot curves.png`` also saves the learning curves (training and
+validation loss per epoch, in nats and bits per character) when matplotlib
+is installed (``pip install "sklstm[plot]"``).
+
 It takes about three minutes on 2 CPU cores with the default settings.
 """
 
@@ -25,6 +29,7 @@ def main():
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--prompt", default="The ")
     parser.add_argument("--output", default="python_docs_char.sklstm")
+    parser.add_argument("--plot", metavar="PNG", help="save the learning curves")
     args = parser.parse_args()
 
     docs = load_python_docs()
@@ -57,6 +62,16 @@ def main():
 
     model.save(args.output)
     print(f"\nSaved the fitted model to {args.output}; reload it with sklstm.load.")
+
+    if args.plot:
+        try:
+            from sklstm.plotting import plot_history
+
+            plot_history(model, args.plot)
+        except ImportError as exc:
+            print(f"No learning curves: {exc}")
+        else:
+            print(f"Saved the learning curves to {args.plot}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,19 @@
 ``generate`` continues a text prompt from a fitted model, pipeline or search.
 
 TensorFlow is imported only when the generator is first used.
+
+Examples
+--------
+>>> import sklstm
+>>> docs = sklstm.load_python_docs()[:3]
+>>> model = sklstm.LSTMTextGenerator(units=16, embedding_dim=8,
+...                                  sequence_length=20, epochs=1,
+...                                  random_state=0).fit(docs)
+>>> text = sklstm.generate(model, "The ", max_new_tokens=20, random_state=0)
+>>> isinstance(text, str)
+True
+>>> bool(sklstm.bits_per_character(model, docs[:1]) > 0)
+True
 """
 
 from importlib import import_module

@@ -88,3 +88,61 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
         return epoch(tf.constant(0, tf.int64)).prefetch(tf.data.AUTOTUNE)
     epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
     return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def stateful_layout(stream_length, window, batch_size):
+    """Rows, steps per epoch and largest start offset of stateful batches.
+
+    The stream (less a random offset) is cut into ``rows`` contiguous
+    segments of ``steps * window`` tokens, one per batch row. Fewer rows than
+    ``batch_size`` are used when the stream is too short for every row to
+    hold a window.
+    """
+    if stream_length <= window:
+        return 0, 0, 0
+    rows = min(batch_size, max(1, (stream_length - window) // window))
+    steps = (stream_length - 1) // rows // window
+    max_offset = min(window - 1, stream_length - 1 - rows * steps * window)
+    return rows, steps, max_offset
+
+
+def stateful_dataset(
+    stream, window, batch_size, *, seed, first_epoch=0, reset_rate=0.0
+):
+    """Batches in which each row continues the previous batch's row.
+
+    For truncated backpropagation through time: row ``r`` of batch ``j + 1``
+    is the text that follows row ``r`` of batch ``j``, so the LSTM states at
+    the end of one batch are the right initial states for the next. Each
+    epoch starts the segments at a new random offset. Yields
+    ``((inputs, keep), targets)`` forever, inputs and targets of shape
+    (rows, window); pass ``steps_per_epoch`` to ``fit``. ``keep`` (rows,) is
+    0.0 where a row's carried states are to be reset to zero before the
+    batch (with probability ``reset_rate``, and for every row at an epoch's
+    first batch), else 1.0. Everything random is drawn statelessly from
+    ``seed`` and the epoch number.
+    """
+    rows, steps, max_offset = stateful_layout(len(stream), window, batch_size)
+    length = rows * steps * window
+    stream = tf.constant(stream, dtype=tf.int32)
+
+    def epoch(e):
+        key = tf.stack([tf.constant(seed, tf.int64), e])
+        offset = tf.random.stateless_uniform(
+            [], seed=key, minval=0, maxval=max_offset + 1, dtype=tf.int32
+        )
+        x = tf.reshape(stream[offset : offset + length], [rows, steps * window])
+        y = tf.reshape(stream[offset + 1 : offset + 1 + length], [rows, steps * window])
+        draws = tf.random.stateless_uniform([steps, rows], seed=key + 1)
+        keep = tf.cast(draws >= reset_rate, tf.float32)
+        keep = tf.concat([tf.zeros([1, rows]), keep[1:]], axis=0)
+
+        def batch(j):
+            j = tf.cast(j, tf.int32)
+            cols = slice(None), slice(j * window, (j + 1) * window)
+            return (x[cols], keep[j]), y[cols]
+
+        return tf.data.Dataset.range(steps).map(batch)
+
+    epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+    return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)

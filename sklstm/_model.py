@@ -34,8 +34,14 @@ def build_model(
     dropout,
     l2,
     seed,
+    recurrent_dropout=0.0,
+    dtype_policy="float32",
 ):
     """Return the training network, uncompiled.
+
+    ``dtype_policy`` is a Keras policy name; under a mixed policy every layer
+    computes in half precision except the output layer, whose logits stay
+    float32, and all weights stay float32.
 
     Every initializer and dropout layer gets its own seed derived from
     ``seed``, so the same seed builds the same network without touching
@@ -50,6 +56,7 @@ def build_model(
         vocab_size,
         embedding_dim,
         embeddings_initializer=init.RandomUniform(-0.05, 0.05, seed=next(seeds)),
+        dtype=dtype_policy,
         name="embedding",
     )(ids)
     for k, n_units in enumerate(units):
@@ -61,22 +68,29 @@ def build_model(
             kernel_initializer=init.GlorotUniform(seed=next(seeds)),
             recurrent_initializer=init.Orthogonal(seed=next(seeds)),
             kernel_regularizer=reg,
+            recurrent_dropout=recurrent_dropout,
+            seed=next(seeds) if recurrent_dropout else None,
+            dtype=dtype_policy,
             name=f"lstm_{k}",
         )(x)
         if dropout:
-            x = keras.layers.Dropout(dropout, seed=next(seeds), name=f"dropout_{k}")(x)
+            x = keras.layers.Dropout(
+                dropout, seed=next(seeds), dtype=dtype_policy, name=f"dropout_{k}"
+            )(x)
     if dense_units:
         x = keras.layers.Dense(
             dense_units,
             activation="relu",
             kernel_initializer=init.GlorotUniform(seed=next(seeds)),
             kernel_regularizer=reg,
+            dtype=dtype_policy,
             name="dense",
         )(x)
     logits = keras.layers.Dense(
         vocab_size,
         kernel_initializer=init.GlorotUniform(seed=next(seeds)),
         kernel_regularizer=reg,
+        dtype="float32",  # logits and the loss in full precision
         name="logits",
     )(x)
     return keras.Model(ids, logits, name="lstm_language_model")
@@ -125,8 +139,11 @@ class Network:
         x = self.embedding(ids)  # (batch, time, embedding_dim)
         new_states = []
         for k, lstm in enumerate(self.lstms):
-            x, h, c = lstm(x, initial_state=states[2 * k : 2 * k + 2], mask=mask)
-            new_states += [h, c]  # each (batch, units)
+            initial = [
+                tf.cast(s, lstm.compute_dtype) for s in states[2 * k : 2 * k + 2]
+            ]
+            x, h, c = lstm(x, initial_state=initial, mask=mask)
+            new_states += [tf.cast(h, tf.float32), tf.cast(c, tf.float32)]
         if self.dense is not None:
             x = self.dense(x)
         return x, new_states

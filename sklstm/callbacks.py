@@ -23,11 +23,38 @@ class EstimatorCallback(keras.callbacks.Callback):
     ``fit`` calls :meth:`set_estimator` before training, so ``self.estimator``
     is the :class:`~sklstm.LSTMTextGenerator` (with ``sequencer_`` and the
     compiled generation engine) while ``self.model`` is its Keras network.
+    Subclass it and override the Keras hooks (``on_epoch_end`` and so on).
+
+    Attributes
+    ----------
+    estimator : LSTMTextGenerator or None
+        The estimator being fitted; None before ``fit`` sets it.
+
+    Examples
+    --------
+    A callback that reports the training loss in bits per token:
+
+    >>> import math
+    >>> from sklstm import LSTMTextGenerator
+    >>> from sklstm.callbacks import EstimatorCallback
+    >>> class Bits(EstimatorCallback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         level = self.estimator.sequencer_.level
+    ...         bits = logs["loss"] / math.log(2)
+    ...         print(f"epoch {epoch + 1}: {bits:.1f} bits per {level}")
+    >>> docs = ["the cat sat on the mat. " * 10, "the dog sat on the log. " * 10]
+    >>> model = LSTMTextGenerator(units=8, embedding_dim=4, sequence_length=10,
+    ...                           epochs=2, validation_fraction=0, random_state=0,
+    ...                           callbacks=[Bits])
+    >>> _ = model.fit(docs)
+    epoch 1: ... bits per char
+    epoch 2: ... bits per char
     """
 
     estimator = None
 
     def set_estimator(self, estimator):
+        """Give the callback the estimator it trains (``fit`` calls this)."""
         self.estimator = estimator
 
 
@@ -53,7 +80,15 @@ class SampleText(EstimatorCallback):
     --------
     >>> from sklstm import LSTMTextGenerator
     >>> from sklstm.callbacks import SampleText
-    >>> model = LSTMTextGenerator(callbacks=[SampleText(every=5, prompt="The ")])
+    >>> docs = ["the cat sat on the mat. " * 10, "the dog sat on the log. " * 10]
+    >>> model = LSTMTextGenerator(
+    ...     units=8, embedding_dim=4, sequence_length=10, epochs=2,
+    ...     validation_fraction=0, random_state=0,
+    ...     callbacks=[SampleText(every=2, prompt="the ", max_new_tokens=20)],
+    ... )
+    >>> _ = model.fit(docs)
+    <BLANKLINE>
+    [epoch 2] the ...
     """
 
     def __init__(

@@ -27,11 +27,13 @@ from sklstm._generation import (
 from sklstm._model import Network, build_model
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
+from sklstm._training import Budget, Trainer
 from sklstm._validation import (
     check_bool,
     check_documents,
     check_float,
     check_int,
+    check_option,
 )
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, check_id_sequences
@@ -40,6 +42,14 @@ from sklstm.sequencer import TextSequencer, check_id_sequences
 # vocabulary so that (tokens, vocab) float32 stays near 32 MB.
 _SCORE_LOGITS = 2**23
 _SCORE_CHUNK = 128
+# Stateful training resets a batch row's carried states with this probability,
+# so that the network also learns to start from zero states, as it does at
+# the start of every document it scores or generates.
+_RESET_RATE = 0.125
+# stateful="auto" carries states when documents average this many windows.
+_AUTO_STATEFUL = 4
+# Epochs to ask Keras for when only max_time limits training.
+_UNLIMITED_EPOCHS = 10**9
 
 
 class LSTMTextGenerator(BaseEstimator):
@@ -71,18 +81,49 @@ class LSTMTextGenerator(BaseEstimator):
         None for no such layer.
     dropout : float, default=0.0
         Dropout rate after each LSTM layer, in [0, 1).
+    recurrent_dropout : float, default=0.0
+        Dropout rate on the recurrent state inside each LSTM layer, in
+        [0, 1). Anything above 0 rules out the fast cuDNN kernel on GPU (a
+        warning says so once); ``dropout`` regularises without that cost.
     l2 : float, default=0.0
         L2 regularisation factor on every kernel.
     sequence_length : int, default=100
         Tokens per training window (the backpropagation-through-time length).
     batch_size : int, default=64
         Windows per training batch.
-    epochs : int, default=10
-        Maximum passes over the training windows.
+    stateful : bool or "auto", default="auto"
+        Carry the LSTM states across batches (truncated backpropagation
+        through time, as in char-rnn): each batch row continues the text
+        where that row's previous window ended and starts from its final
+        states, so the network learns from contexts longer than one window,
+        as it is used when scoring and generating. A row's states are reset
+        to zero at random (one batch in eight) so that the network also
+        learns to start from zero states, as every document does. False
+        trains every window from zero states, in random order: better for
+        short documents (names, lines), where a carried state would cross
+        document boundaries most of the time. ``"auto"`` carries states
+        when the training documents average at least four windows.
+    epochs : int or None, default=10
+        Maximum passes over the training text. None trains until
+        ``max_time`` runs out (or early stopping), and needs ``max_time``.
+    max_time : float or None, default=None
+        Seconds of training, after which ``fit`` stops at the end of the
+        current batch, validates that last (partial) epoch and keeps the
+        best weights as usual. None sets no limit.
     learning_rate : float, default=0.002
-        Adam learning rate.
+        Adam learning rate (the peak of the schedule).
+    learning_rate_schedule : {"cosine", "constant"}, default="cosine"
+        ``"cosine"`` decays the learning rate from ``learning_rate`` to zero
+        over the run: over ``epochs``, or over ``max_time``, whichever ends
+        first. ``partial_fit`` always uses the constant rate.
     clipnorm : float or None, default=5.0
         Clip each gradient to this norm; None for no clipping.
+    dtype_policy : {"float32", "mixed_float16", "mixed_bfloat16"}, \
+            default="float32"
+        Keras precision policy. The mixed policies compute in half precision
+        and keep float32 weights and logits: ``"mixed_float16"`` (with loss
+        scaling) for GPUs with tensor cores, ``"mixed_bfloat16"`` for TPUs
+        and recent CPUs and GPUs. Generation always runs in float32.
     validation_fraction : float, default=0.1
         Fraction of whole documents held out to measure validation loss each
         epoch (at least one document when there are two or more). 0 trains on
@@ -125,7 +166,13 @@ class LSTMTextGenerator(BaseEstimator):
     best_epoch_ : int
         Epoch (0-based) whose weights the model holds.
     n_epochs_ : int
-        Epochs run.
+        Epochs run (an epoch cut short by ``max_time`` counts).
+    stateful_ : bool
+        Whether the last ``fit`` carried states across batches (what
+        ``stateful="auto"`` chose).
+    training_time_ : float
+        Seconds the last ``fit`` or ``partial_fit`` spent training
+        (validation included).
 
     See Also
     --------
@@ -151,12 +198,17 @@ class LSTMTextGenerator(BaseEstimator):
         units=256,
         dense_units=None,
         dropout=0.0,
+        recurrent_dropout=0.0,
         l2=0.0,
         sequence_length=100,
         batch_size=64,
+        stateful="auto",
         epochs=10,
+        max_time=None,
         learning_rate=0.002,
+        learning_rate_schedule="cosine",
         clipnorm=5.0,
+        dtype_policy="float32",
         validation_fraction=0.1,
         early_stopping=True,
         n_iter_no_change=3,
@@ -170,12 +222,17 @@ class LSTMTextGenerator(BaseEstimator):
         self.units = units
         self.dense_units = dense_units
         self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
         self.l2 = l2
         self.sequence_length = sequence_length
         self.batch_size = batch_size
+        self.stateful = stateful
         self.epochs = epochs
+        self.max_time = max_time
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.clipnorm = clipnorm
+        self.dtype_policy = dtype_policy
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
@@ -230,12 +287,41 @@ class LSTMTextGenerator(BaseEstimator):
             )
         check_int(self.dense_units, "dense_units", where, min_value=1, allow_none=True)
         check_float(self.dropout, "dropout", where, low=0, high=1, high_inclusive=False)
+        check_float(
+            self.recurrent_dropout,
+            "recurrent_dropout",
+            where,
+            low=0,
+            high=1,
+            high_inclusive=False,
+        )
         check_float(self.l2, "l2", where, low=0)
         check_int(self.sequence_length, "sequence_length", where, min_value=1)
         check_int(self.batch_size, "batch_size", where, min_value=1)
-        check_int(self.epochs, "epochs", where, min_value=1)
+        if not (isinstance(self.stateful, (bool, np.bool_)) or self.stateful == "auto"):
+            raise ValueError(
+                f"The 'stateful' parameter of {where} must be a bool or 'auto'. "
+                f"Got {self.stateful!r} instead."
+            )
+        check_int(self.epochs, "epochs", where, min_value=1, allow_none=True)
+        check_float(
+            self.max_time, "max_time", where, low=0, low_inclusive=False,
+            allow_none=True,
+        )  # fmt: skip
+        if self.epochs is None and self.max_time is None:
+            raise ValueError(
+                f"{where} needs a limit on training: epochs=None trains until "
+                "max_time runs out, but max_time is None too. Set epochs to an "
+                "int >= 1 or max_time to a number of seconds."
+            )
         check_float(
             self.learning_rate, "learning_rate", where, low=0, low_inclusive=False
+        )
+        check_option(
+            self.learning_rate_schedule,
+            "learning_rate_schedule",
+            where,
+            ("cosine", "constant"),
         )
         check_float(
             self.clipnorm,
@@ -244,6 +330,12 @@ class LSTMTextGenerator(BaseEstimator):
             low=0,
             low_inclusive=False,
             allow_none=True,
+        )
+        check_option(
+            self.dtype_policy,
+            "dtype_policy",
+            where,
+            ("float32", "mixed_float16", "mixed_bfloat16"),
         )
         check_float(
             self.validation_fraction,
@@ -380,6 +472,7 @@ class LSTMTextGenerator(BaseEstimator):
     def _fit_unguarded(self, X, epochs, *, warm, where):
         units = self._validate_params()
         callbacks = self._make_callbacks()
+        schedule = self.learning_rate_schedule if where == "fit" else "constant"
         where = f"{type(self).__name__}.{where}"
         if warm:
             self._check_same_network(units)
@@ -401,11 +494,12 @@ class LSTMTextGenerator(BaseEstimator):
         model_seed, data_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
         if warm:
             optimizer = self.model_.optimizer
+            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
             optimizer.learning_rate.assign(float(self.learning_rate))
             optimizer.clipnorm = None if self.clipnorm is None else float(self.clipnorm)
         else:
             self._build(units, model_seed)
-        self._fit_loop(train_stream, val, data_seed, epochs, callbacks)
+        self._fit_loop(train_stream, val, data_seed, epochs, callbacks, schedule)
         self._engine()  # build now, so that predicting leaves the state alone
         return self
 
@@ -426,6 +520,12 @@ class LSTMTextGenerator(BaseEstimator):
 
     def _build(self, units, seed):
         """Build and compile a new network; reset the training record."""
+        if self.recurrent_dropout:
+            _warn_once(
+                "recurrent_dropout > 0 rules out the cuDNN LSTM kernel: on a GPU "
+                "training runs the generic kernel, several times slower. "
+                "dropout regularises without that cost.",
+            )
         # Plain Python numbers: Keras refuses numpy integers for layer sizes,
         # and searches often draw parameters from numpy arrays.
         self.model_ = build_model(
@@ -434,14 +534,19 @@ class LSTMTextGenerator(BaseEstimator):
             units=units,
             dense_units=None if self.dense_units is None else int(self.dense_units),
             dropout=float(self.dropout),
+            recurrent_dropout=float(self.recurrent_dropout),
             l2=float(self.l2),
             seed=seed,
+            dtype_policy=str(self.dtype_policy),
         )
         clipnorm = None if self.clipnorm is None else float(self.clipnorm)
+        optimizer = keras.optimizers.Adam(
+            learning_rate=float(self.learning_rate), clipnorm=clipnorm
+        )
+        if self.dtype_policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         self.model_.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate=float(self.learning_rate), clipnorm=clipnorm
-            ),
+            optimizer=optimizer,
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
@@ -511,20 +616,50 @@ class LSTMTextGenerator(BaseEstimator):
         val = [s for i, s in enumerate(sequences) if i in val_idx]
         return train, val
 
-    def _fit_loop(self, train_stream, val_sequences, data_seed, epochs, callbacks):
-        """Train ``epochs`` more epochs; extend ``history_``."""
+    def _fit_loop(
+        self, train_stream, val_sequences, data_seed, epochs, callbacks, schedule
+    ):
+        """Train ``epochs`` more epochs (None: until ``max_time``); extend
+        ``history_``."""
         window, batch_size = int(self.sequence_length), int(self.batch_size)
         first = self.n_epochs_
-        train_ds = _data.window_dataset(
-            train_stream,
-            window,
-            batch_size,
-            seed=data_seed,
-            shuffle=True,
-            first_epoch=first,
+        if self.stateful == "auto":
+            n_docs = max(1, int(np.sum(train_stream == EOD_ID)) - 1)
+            stateful = len(train_stream) / n_docs >= _AUTO_STATEFUL * window
+        else:
+            stateful = bool(self.stateful)
+        self.stateful_ = stateful
+        if stateful:
+            rows, steps, _ = _data.stateful_layout(
+                len(train_stream), window, batch_size
+            )
+            train_ds = _data.stateful_dataset(
+                train_stream,
+                window,
+                batch_size,
+                seed=data_seed,
+                first_epoch=first,
+                reset_rate=_RESET_RATE,
+            )
+            trainer = Trainer(self.model_, rows)
+        else:
+            train_ds = _data.window_dataset(
+                train_stream,
+                window,
+                batch_size,
+                seed=data_seed,
+                shuffle=True,
+                first_epoch=first,
+            )
+            n_train = _data.n_windows(len(train_stream), window, shuffle=True)
+            steps = -(-n_train // batch_size)
+            trainer = Trainer(self.model_)
+        trainer.compile(
+            optimizer=self.model_.optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
         )
-        n_train = _data.n_windows(len(train_stream), window, shuffle=True)
-        steps = -(-n_train // batch_size)
         val_ds = None
         if val_sequences:
             val_stream = _data.join_documents(val_sequences)
@@ -536,14 +671,23 @@ class LSTMTextGenerator(BaseEstimator):
         best = BestWeights(
             monitor, self.n_iter_no_change if self.early_stopping else None
         )
+        n_epochs = _UNLIMITED_EPOCHS if epochs is None else int(epochs)
+        max_time = None if self.max_time is None else float(self.max_time)
+        budget = Budget(
+            float(self.learning_rate),
+            schedule,
+            None if epochs is None else n_epochs * steps,
+            max_time,
+        )
+        own = [budget, best]
         try:
-            self.model_.fit(
+            trainer.fit(
                 train_ds,
                 initial_epoch=first,
-                epochs=first + int(epochs),
+                epochs=first + n_epochs,
                 steps_per_epoch=steps,
                 validation_data=val_ds,
-                callbacks=[best, *callbacks],
+                callbacks=[*own, *callbacks],
                 shuffle=False,  # the dataset shuffles itself
                 verbose=self.verbose,
             )
@@ -551,10 +695,15 @@ class LSTMTextGenerator(BaseEstimator):
         except KeyboardInterrupt:
             best.restore(interrupted=True)
             interrupted = True
+        finally:
+            # The schedule leaves the rate near zero; the optimizer keeps the
+            # peak rate, as continued training expects.
+            self.model_.optimizer.learning_rate.assign(float(self.learning_rate))
         for logs in best.epoch_logs:
             for key, value in logs.items():
                 self.history_.setdefault(key, []).append(float(value))
         self.n_epochs_ = len(self.history_.get("loss", []))
+        self.training_time_ = budget.elapsed
         if (self.early_stopping or interrupted) and best.best_epoch >= 0:
             self.best_epoch_ = best.best_epoch
         else:
@@ -852,6 +1001,16 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+_WARNED = set()
+
+
+def _warn_once(message):
+    """Warn with ``message`` the first time only, in this process."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
 
 
 def _check_prompts(prompt, where):

@@ -32,11 +32,21 @@ def bits_per_character(estimator, X):
 
     Notes
     -----
-    Characters are counted in the documents as given. A word-level model
-    sees normalised text (lowercased, without punctuation or digits by
-    default) and maps rare words to one unknown token, so it is not charged
-    for what normalisation removed: compare levels on the same normalisation,
-    or read its figure as a lower bound.
+    Characters are counted in the documents as given (Unicode code points).
+    A word-level model sees normalised text (lowercased, without punctuation
+    or digits by default) and maps rare words to one unknown token, so it is
+    not charged for what normalisation removed: compare levels on the same
+    normalisation, or read its figure as a lower bound.
+
+    A subword-level model (``TextSequencer(level="subword")``, without
+    normalisation, its default) reads the text as it is, in tokens of
+    several characters or of parts of one. Its log-likelihood of a document
+    is that of the document's token sequence, which decodes back to exactly
+    the document, so the figure is the number of bits the model needs to
+    write the text, per character, as for a char-level model. (The model
+    could also spell the same text with other token sequences; their
+    probability is not added, so the figure is never below the text's full
+    cost under the model.)
 
     Examples
     --------
@@ -62,6 +72,38 @@ def neg_bits_per_character_scorer(estimator, X, y=None):
 
     Greater is better, as scikit-learn's searches expect; pass it as
     ``scoring=neg_bits_per_character_scorer`` to ``GridSearchCV``,
-    ``RandomizedSearchCV`` or ``cross_val_score``.
+    ``RandomizedSearchCV`` or ``cross_val_score``. Unlike the default
+    scoring (``score``, per token), it compares candidates that tokenise
+    differently, such as ``sequencer__level`` char against word.
+
+    Parameters
+    ----------
+    estimator : LSTMTextGenerator, Pipeline or fitted search
+        The fitted model to score.
+    X : iterable of str
+        Held-out documents.
+    y : None
+        Ignored.
+
+    Returns
+    -------
+    score : float
+        Minus the bits per character of ``X``.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from sklstm import LSTMTextGenerator, neg_bits_per_character_scorer
+    >>> docs = ["abcabcabc" * 10, "cabcabcab" * 10, "bcabcabca" * 10] * 2
+    >>> model = LSTMTextGenerator(units=8, embedding_dim=4, sequence_length=8,
+    ...                           epochs=1, validation_fraction=0, random_state=0)
+    >>> scores = cross_val_score(
+    ...     model, docs, scoring=neg_bits_per_character_scorer, cv=2
+    ... )
+    >>> bool((scores < 0).all())  # minus bits per character of each fold
+    True
+
+    In a search: ``GridSearchCV(model, {"sequencer__level": ["char",
+    "word"]}, scoring=neg_bits_per_character_scorer)``.
     """
     return -bits_per_character(estimator, X)

@@ -4,14 +4,19 @@
 
 - ``model.keras``: the Keras archive of the network (weights, architecture,
   optimizer state);
-- ``sklstm.json``: the estimator's parameters, the fitted vocabulary, the
-  training history and the versions that wrote it.
+- ``sklstm.json``: the estimator's parameters, the fitted vocabulary (at
+  subword level with the tokenizer's own JSON), the training history and the
+  versions that wrote it.
 
 :func:`load` reads it back without unpickling anything: the JSON is plain
 data, and the network is loaded with Keras ``safe_mode=True`` after checking
 that it only holds the layer classes sklstm builds (a ``Lambda`` layer or any
 other class is refused). Files are written to a temporary name and renamed,
 so a crash never leaves a half-written file where a good one was.
+
+Format version 2 adds subword sequencers (``TextSequencer(level="subword")``,
+its ``vocab_size`` parameter and the tokenizer's JSON); version 1 files still
+load.
 """
 
 from __future__ import annotations
@@ -40,12 +45,20 @@ _DAMAGE = (
 )
 
 FORMAT = "sklstm-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MODEL = "model.keras"
 _META = "sklstm.json"
 # Layer classes sklstm builds; any other layer, and any class from outside
 # Keras, is refused.
 _ALLOWED_CLASSES = {"InputLayer", "Embedding", "LSTM", "LSTMCell", "Dropout", "Dense"}
+
+
+def _sequencer_state(sequencer):
+    """A fitted sequencer as JSON data: parameters, tokens, subword tokenizer."""
+    state = {"params": sequencer.get_params(), "tokens": list(sequencer._tokens)}
+    if sequencer.level == "subword":
+        state["tokenizer"] = sequencer._tokenizer_json
+    return state
 
 
 def _json_params(estimator):
@@ -101,9 +114,7 @@ def save(estimator, path):
         "sklstm_version": __version__,
         "keras_version": keras.__version__,
         "params": _json_params(estimator),
-        "sequencer": None
-        if seq is None
-        else {"params": seq.get_params(), "tokens": list(seq._tokens)},
+        "sequencer": None if seq is None else _sequencer_state(seq),
         "vocab_size": int(estimator.vocab_size_),
         "history": estimator.history_,
         "n_epochs": int(estimator.n_epochs_),
@@ -190,6 +201,36 @@ def load(path):
     -------
     estimator : LSTMTextGenerator
         The fitted model, ready to ``generate``, ``score`` or keep training.
+
+    Raises
+    ------
+    ValueError
+        When the file is truncated, corrupted, not an sklstm model, written
+        by a newer sklstm, or holds layers sklstm never builds.
+
+    See Also
+    --------
+    LSTMTextGenerator.save : Write a model in this format.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import sklstm
+    >>> from sklstm import LSTMTextGenerator
+    >>> docs = ["the cat sat on the mat. " * 10, "the dog sat on the log. " * 10]
+    >>> model = LSTMTextGenerator(units=8, embedding_dim=4, sequence_length=10,
+    ...                           epochs=1, validation_fraction=0,
+    ...                           random_state=0).fit(docs)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "cats.sklstm")
+    ...     _ = model.save(path)
+    ...     loaded = sklstm.load(path)
+    >>> loaded.history_ == model.history_
+    True
+    >>> same = dict(max_new_tokens=20, random_state=0)
+    >>> loaded.generate("the ", **same) == model.generate("the ", **same)
+    True
     """
     import keras
 
@@ -239,9 +280,10 @@ def load(path):
             estimator.sequencer_ = None
         else:
             seq = TextSequencer(**meta["sequencer"]["params"])
-            seq._tokens = [str(t) for t in meta["sequencer"]["tokens"]]
-            seq.vocabulary_ = {tok: i for i, tok in enumerate(seq._tokens)}
-            seq.vocab_size_ = len(seq._tokens)
+            seq._restore(
+                [str(t) for t in meta["sequencer"]["tokens"]],
+                meta["sequencer"].get("tokenizer"),
+            )
             estimator.sequencer_ = seq
         estimator.vocab_size_ = int(meta["vocab_size"])
         estimator.history_ = {

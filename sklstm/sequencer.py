@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import json
+import numbers
 import re
 from collections import Counter
 
@@ -38,6 +41,120 @@ _SPACE_BEFORE = re.compile(r" ([.,;:!?%)\]}])")
 _SPACE_AFTER = re.compile(r"([(\[{$]) ")
 _OOV_CHAR = "\ufffd"
 
+LEVELS = ("char", "word", "subword")
+DEFAULT_SUBWORD_VOCAB_SIZE = 1000
+# Byte-level BPE starts from one token per byte, after the reserved ids.
+MIN_SUBWORD_VOCAB_SIZE = N_RESERVED + 256
+
+
+def _byte_level_table():
+    """Character -> byte of byte-level BPE (the table GPT-2 introduced).
+
+    Printable Latin-1 bytes stand for themselves; the other 68 bytes are
+    written as the characters from U+0100 on, in byte order.
+    """
+    printable = {*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)}
+    shifted = iter(range(0x100, 0x200))
+    return {chr(b) if b in printable else chr(next(shifted)): b for b in range(256)}
+
+
+_BYTE_OF_CHAR = _byte_level_table()
+
+
+def _import_tokenizers():
+    """The ``tokenizers`` package, or an ImportError that says how to get it."""
+    try:
+        import tokenizers
+    except ImportError as exc:
+        raise ImportError(
+            "TextSequencer(level='subword') needs the tokenizers package, which "
+            'is not installed. Install it with: pip install "sklstm[subword]"'
+        ) from exc
+    return tokenizers
+
+
+def _check_unicode(docs, where):
+    """Refuse documents holding lone surrogates (they are not UTF-8 text)."""
+    for i, doc in enumerate(docs):
+        if doc.isascii():
+            continue
+        try:
+            doc.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{where} expects valid Unicode text at level='subword'; document "
+                f"{i} holds the lone surrogate {doc[exc.start]!r} at position "
+                f"{exc.start}. Decode the text without errors='surrogateescape', "
+                "or replace such characters first."
+            ) from None
+
+
+# Settings a subword tokenizer must have for ids to round-trip to the exact
+# text: (path in its JSON, required value).
+_SUBWORD_SETTINGS = (
+    (("normalizer",), None),
+    (("pre_tokenizer", "type"), "ByteLevel"),
+    (("pre_tokenizer", "add_prefix_space"), False),
+    (("post_processor",), None),
+    (("truncation",), None),
+    (("padding",), None),
+    (("added_tokens",), []),
+    (("model", "type"), "BPE"),
+    (("model", "dropout"), None),
+    (("model", "continuing_subword_prefix"), None),
+    (("model", "end_of_word_suffix"), None),
+)
+
+
+def _subword_tokens(data):
+    """Check a subword tokenizer's JSON data; return its tokens in id order."""
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"the subword tokenizer must be a JSON object; got {type(data).__name__}."
+        )
+    for path, required in _SUBWORD_SETTINGS:
+        node = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node != required:
+            raise ValueError(
+                f"the subword tokenizer must have {'.'.join(path)} = "
+                f"{json.dumps(required)}; it has {json.dumps(node)[:80]}."
+            )
+    vocab = data["model"].get("vocab")
+    if not isinstance(vocab, dict) or not all(
+        isinstance(tok, str) and type(i) is int for tok, i in vocab.items()
+    ):
+        raise ValueError("the subword tokenizer's vocabulary is not token -> id.")
+    tokens = [None] * len(vocab)
+    for tok, i in vocab.items():
+        if not 0 <= i < len(tokens) or tokens[i] is not None:
+            raise ValueError(
+                f"the subword tokenizer's ids are not 0 to {len(tokens) - 1}, each "
+                f"once (token {tok!r} has id {i})."
+            )
+        tokens[i] = tok
+    if tuple(tokens[:N_RESERVED]) != RESERVED_TOKENS:
+        raise ValueError(
+            f"the subword tokenizer's first tokens must be {list(RESERVED_TOKENS)!r}; "
+            f"they are {tokens[:N_RESERVED]!r}."
+        )
+    missing = set(_BYTE_OF_CHAR) - set(tokens)
+    if missing:
+        raise ValueError(
+            f"the subword tokenizer lacks {len(missing)} of the 256 byte tokens, "
+            "so some text could not be encoded."
+        )
+    strange = [
+        tok for tok in tokens[N_RESERVED:] if not set(tok) <= _BYTE_OF_CHAR.keys()
+    ]
+    if strange:
+        raise ValueError(
+            f"the subword tokenizer holds tokens that are not byte-level text, "
+            f"such as {strange[:3]!r}."
+        )
+    return tokens
+
 
 class TextSequencer(TransformerMixin, BaseEstimator):
     """Learn a vocabulary from raw documents and map them to integer ids.
@@ -49,29 +166,46 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     tokenisation as the training text.
 
     Three ids are reserved: ``0`` padding, ``1`` out-of-vocabulary and ``2``
-    end-of-document. Real tokens start at ``3``, most frequent first.
+    end-of-document. Real tokens start at ``3``: at char and word level the
+    most frequent first; at subword level the 256 bytes, then the learned
+    merges in the order they were learned.
 
     Parameters
     ----------
-    level : {"char", "word"}, default="char"
+    level : {"char", "word", "subword"}, default="char"
         Token unit. ``"char"`` keeps every character, whitespace included.
         ``"word"`` splits on whitespace and, when punctuation is kept, makes
-        each punctuation mark a token of its own.
+        each punctuation mark a token of its own. ``"subword"`` learns a
+        byte-level byte-pair encoding (BPE) of ``vocab_size`` tokens with the
+        ``tokenizers`` package (``pip install "sklstm[subword]"``): frequent
+        words become one token, rare ones a few pieces, and any text
+        round-trips exactly, since every byte is a token.
     lowercase : bool or None, default=None
         Lowercase text before tokenising. None means True at word level and
-        False at char level (the classic recipes' choices).
+        False at char and subword level (the classic recipes' choices, and
+        an exact round trip at subword level).
     strip_punctuation : bool or None, default=None
         Remove punctuation and symbols. Apostrophes are deleted (so "don't"
         stays one word, "dont"); other marks become spaces. None means True at
-        word level and False at char level.
+        word level and False at char and subword level.
     strip_digits : bool or None, default=None
-        Remove digits. None means True at word level and False at char level.
+        Remove digits. None means True at word level and False at char and
+        subword level.
     max_words : int or None, default=None
-        Size of the vocabulary, the three reserved ids included, so a model
-        over it has at most ``max_words`` outputs. The most frequent tokens
-        are kept (ties broken by first appearance). None keeps all.
+        Char and word level: size of the vocabulary, the three reserved ids
+        included, so a model over it has at most ``max_words`` outputs. The
+        most frequent tokens are kept (ties broken by first appearance). None
+        keeps all. Must be None at subword level (use ``vocab_size``).
+    vocab_size : int or None, default=None
+        Subword level: most tokens in the vocabulary, the three reserved ids
+        and the 256 byte tokens included (so at least 259); merges are
+        learned until it is reached or no pair of tokens is left to merge
+        (``vocab_size_`` is then smaller). None means 1000. Must be None at
+        char and word level (use ``max_words``).
     min_frequency : int, default=1
-        Ignore tokens seen fewer times than this in the training documents.
+        Char and word level: ignore tokens seen fewer times than this in the
+        training documents. Subword level: merge only pairs of tokens seen
+        at least this often (bytes are always kept).
     maxlen : int or None, default=None
         Length of the rows ``transform`` returns. None returns whole documents
         as a list of 1-D arrays; an int returns a 2-D array padded and
@@ -89,7 +223,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     ----------
     vocabulary_ : dict of str to int
         Token to id, the reserved tokens ``"<pad>"``, ``"<unk>"`` and
-        ``"<eod>"`` included.
+        ``"<eod>"`` included. Subword tokens are written as byte-level BPE
+        writes them: each byte as one character, a space as ``"Ġ"`` and a
+        newline as ``"Ċ"`` (so ``" the"`` is ``"Ġthe"``).
     vocab_size_ : int
         Number of ids, reserved ones included.
 
@@ -105,6 +241,10 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     [array([3, 4, 7], dtype=int32)]
     >>> seq.inverse_transform([[3, 5, 7]])
     ['the sat ran']
+    >>> sub = TextSequencer(level="subword", vocab_size=270).fit(["the cat sat"] * 5)
+    >>> ids = sub.transform(["the cat sat on the mat"])
+    >>> sub.inverse_transform(ids)
+    ['the cat sat on the mat']
     """
 
     def __init__(
@@ -115,6 +255,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         strip_punctuation=None,
         strip_digits=None,
         max_words=None,
+        vocab_size=None,
         min_frequency=1,
         maxlen=None,
         padding="pre",
@@ -126,6 +267,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         self.strip_punctuation = strip_punctuation
         self.strip_digits = strip_digits
         self.max_words = max_words
+        self.vocab_size = vocab_size
         self.min_frequency = min_frequency
         self.maxlen = maxlen
         self.padding = padding
@@ -135,9 +277,35 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     # ----------------------------------------------------------------- helpers
     def _validate_params(self):
         where = type(self).__name__
-        check_option(self.level, "level", where, ("char", "word"))
+        check_option(self.level, "level", where, LEVELS)
         for name in ("lowercase", "strip_punctuation", "strip_digits"):
             check_bool(getattr(self, name), name, where, allow_none=True)
+        if self.level == "subword":
+            if self.max_words is not None:
+                raise ValueError(
+                    f"The 'max_words' parameter of {where} sizes char and word "
+                    f"vocabularies only; got max_words={self.max_words!r} with "
+                    "level='subword'. Use vocab_size to size a subword "
+                    "vocabulary, and leave max_words=None."
+                )
+            vocab_size = self.vocab_size
+            if vocab_size is not None and (
+                isinstance(vocab_size, bool)
+                or not isinstance(vocab_size, numbers.Integral)
+                or vocab_size < MIN_SUBWORD_VOCAB_SIZE
+            ):
+                raise ValueError(
+                    f"The 'vocab_size' parameter of {where} must be an int >= "
+                    f"{MIN_SUBWORD_VOCAB_SIZE} (the {N_RESERVED} reserved ids and "
+                    f"256 byte tokens) or None. Got {vocab_size!r} instead."
+                )
+        elif self.vocab_size is not None:
+            raise ValueError(
+                f"The 'vocab_size' parameter of {where} sizes subword "
+                f"vocabularies only; got vocab_size={self.vocab_size!r} with "
+                f"level={self.level!r}. Use max_words to cap a {self.level} "
+                "vocabulary, and leave vocab_size=None."
+            )
         check_int(
             self.max_words,
             "max_words",
@@ -175,6 +343,13 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     def _encode(self, docs):
         """Documents to a list of int32 id arrays, whole (no padding)."""
+        if self.level == "subword":
+            texts = [self._normalize(str(doc)) for doc in docs]
+            _check_unicode(texts, type(self).__name__)
+            return [
+                np.asarray(enc.ids, dtype=np.int32)
+                for enc in self._subword_tokenizer().encode_batch(texts)
+            ]
         lookup = self.vocabulary_.get
         seqs = [
             np.fromiter(
@@ -201,6 +376,13 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     def _decode(self, ids):
         """One id sequence to text; padding and end-of-document are dropped."""
+        if self.level == "subword":
+            token_bytes = self._token_bytes
+            data = b"".join(token_bytes[int(i)] for i in ids)
+            # Invalid bytes become U+FFFD; a character cut off at the end is
+            # left out, so the text of a prefix of ids is a prefix of the text
+            # of all of them (streamed text adds up to the whole).
+            return codecs.getincrementaldecoder("utf-8")("replace").decode(data)
         tokens = self._tokens
         oov = _OOV_CHAR if self.level == "char" else OOV_TOKEN
         words = [
@@ -216,6 +398,129 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def _detokenize(words):
         text = " ".join(words)
         return _SPACE_AFTER.sub(r"\1", _SPACE_BEFORE.sub(r"\1", text))
+
+    # ------------------------------------------------------------ subword level
+    def _fit_subword(self, docs):
+        """Learn a byte-level BPE vocabulary with the tokenizers package."""
+        tk = _import_tokenizers()
+        texts = [self._normalize(str(doc)) for doc in docs]
+        _check_unicode(texts, f"{type(self).__name__}.fit")
+        if not any(texts):
+            self._no_tokens(docs)
+        tokenizer = tk.Tokenizer(tk.models.BPE())
+        tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(
+            add_prefix_space=False, use_regex=True
+        )
+        tokenizer.decoder = tk.decoders.ByteLevel()
+        trainer = tk.trainers.BpeTrainer(
+            vocab_size=int(
+                DEFAULT_SUBWORD_VOCAB_SIZE
+                if self.vocab_size is None
+                else self.vocab_size
+            ),
+            min_frequency=int(self.min_frequency),
+            special_tokens=list(RESERVED_TOKENS),  # ids 0, 1, 2
+            initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        tokenizer.train_from_iterator(texts, trainer, length=len(texts))
+        data = json.loads(tokenizer.to_str())
+        # The reserved tokens keep their ids but are not matched in text: a
+        # document that says "<eod>" is encoded as those five characters.
+        data["added_tokens"] = []
+        # Merges as "a b" text, the form every tokenizers release since 0.15
+        # reads (newer ones write pairs); byte-level tokens hold no spaces.
+        data["model"]["merges"] = [
+            merge if isinstance(merge, str) else " ".join(merge)
+            for merge in data["model"]["merges"]
+        ]
+        self._set_subword(json.dumps(data, ensure_ascii=False))
+
+    def _set_subword(self, tokenizer_json, tokens=None):
+        """Set the fitted state from a subword tokenizer's JSON text.
+
+        Raises ValueError when the text is not a tokenizer that round-trips
+        text exactly with the reserved ids in place, or (given ``tokens``)
+        when its vocabulary is not ``tokens``.
+        """
+        if not isinstance(tokenizer_json, str):
+            raise ValueError(
+                "the subword tokenizer must be stored as JSON text; got "
+                f"{type(tokenizer_json).__name__}."
+            )
+        try:
+            data = json.loads(tokenizer_json)
+        except ValueError as exc:
+            raise ValueError(
+                f"the subword tokenizer is not valid JSON ({exc})."
+            ) from None
+        found = _subword_tokens(data)
+        if tokens is not None and list(tokens) != found:
+            raise ValueError(
+                f"the sequencer's {len(tokens)} tokens and its subword "
+                f"tokenizer's {len(found)} disagree."
+            )
+        tokenizer = self._read_subword(tokenizer_json)
+        if tokenizer.get_vocab(with_added_tokens=True) != data["model"]["vocab"]:
+            raise ValueError("the subword tokenizer does not read back as written.")
+        self._tokenizer_json = tokenizer_json
+        self._tokenizer = tokenizer
+        self._tokens = found
+        self.vocabulary_ = {tok: i for i, tok in enumerate(found)}
+        self.vocab_size_ = len(found)
+        token_bytes = [bytes(_BYTE_OF_CHAR[c] for c in tok) for tok in found]
+        token_bytes[PAD_ID] = token_bytes[EOD_ID] = b""
+        token_bytes[OOV_ID] = _OOV_CHAR.encode("utf-8")
+        self._token_bytes = token_bytes
+
+    @staticmethod
+    def _read_subword(tokenizer_json):
+        """A ``tokenizers.Tokenizer`` from JSON text; ValueError if unreadable."""
+        tk = _import_tokenizers()
+        if set(tk.pre_tokenizers.ByteLevel.alphabet()) != set(_BYTE_OF_CHAR):
+            raise ValueError(
+                f"tokenizers {tk.__version__} writes bytes with another table "
+                "than the one sklstm decodes with."
+            )
+        try:
+            return tk.Tokenizer.from_str(tokenizer_json)
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises Exception
+            raise ValueError(
+                f"tokenizers {tk.__version__} cannot read the subword tokenizer "
+                f"({exc})."
+            ) from None
+
+    def _subword_tokenizer(self):
+        """The fitted ``tokenizers.Tokenizer`` (rebuilt after unpickling)."""
+        tokenizer = self.__dict__.get("_tokenizer")
+        if tokenizer is None:
+            tokenizer = self._tokenizer = self._read_subword(self._tokenizer_json)
+        return tokenizer
+
+    def __getstate__(self):
+        # The tokenizer object is pickled as its JSON text (kept anyway), not
+        # through the tokenizers package's own pickling.
+        state = super().__getstate__()
+        return {key: value for key, value in state.items() if key != "_tokenizer"}
+
+    def _restore(self, tokens, tokenizer_json=None):
+        """Set the fitted state from stored tokens (and subword tokenizer)."""
+        if self.level == "subword":
+            if tokenizer_json is None:
+                raise ValueError("a subword sequencer needs its tokenizer.")
+            self._set_subword(tokenizer_json, tokens)
+            return self
+        self._tokens = list(tokens)
+        self.vocabulary_ = {tok: i for i, tok in enumerate(self._tokens)}
+        self.vocab_size_ = len(self._tokens)
+        return self
+
+    def _no_tokens(self, docs):
+        raise ValueError(
+            f"{type(self).__name__}.fit found no tokens in {len(docs)} "
+            "document(s): they are empty, or empty after normalisation "
+            f"(level={self.level!r}). Pass documents that contain text."
+        )
 
     def _pad(self, seqs):
         out = np.full((len(seqs), self.maxlen), PAD_ID, dtype=np.int32)
@@ -246,18 +551,28 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         -------
         self : TextSequencer
             The fitted sequencer.
+
+        Examples
+        --------
+        Ids ``0`` to ``2`` are reserved; the most frequent tokens come next.
+
+        >>> from sklstm import TextSequencer
+        >>> seq = TextSequencer().fit(["abracadabra"])
+        >>> seq.vocabulary_
+        {'<pad>': 0, '<unk>': 1, '<eod>': 2, 'a': 3, 'b': 4, 'r': 5, 'c': 6, 'd': 7}
+        >>> TextSequencer(max_words=5).fit(["abracadabra"]).vocab_size_
+        5
         """
         self._validate_params()
         docs = check_documents(X, f"{type(self).__name__}.fit")
+        if self.level == "subword":
+            self._fit_subword(docs)
+            return self
         counts = Counter()
         for doc in docs:
             counts.update(self._tokenize(doc))
         if not counts:
-            raise ValueError(
-                f"{type(self).__name__}.fit found no tokens in {len(docs)} "
-                "document(s): they are empty, or empty after normalisation "
-                f"(level={self.level!r}). Pass documents that contain text."
-            )
+            self._no_tokens(docs)
         # Counter.most_common keeps first-appearance order among equal counts.
         kept = [
             t
@@ -272,10 +587,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 f"{self.min_frequency} is above every token count (highest "
                 f"{counts.most_common(1)[0][1]})."
             )
-        self._tokens = list(RESERVED_TOKENS) + kept
-        self.vocabulary_ = {tok: i for i, tok in enumerate(self._tokens)}
-        self.vocab_size_ = len(self._tokens)
-        return self
+        for name in ("_tokenizer_json", "_tokenizer", "_token_bytes"):
+            self.__dict__.pop(name, None)  # left by an earlier subword fit
+        return self._restore(list(RESERVED_TOKENS) + kept)
 
     def fit_transform(self, X, y=None):
         """Learn the vocabulary and return the id sequences of ``X``.
@@ -300,7 +614,8 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Turn documents into integer id sequences.
 
-        Tokens outside the vocabulary become ``1`` (out-of-vocabulary).
+        Tokens outside the vocabulary become ``1`` (out-of-vocabulary). At
+        subword level no token is ever outside it: every byte is a token.
 
         Parameters
         ----------
@@ -313,6 +628,20 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 (n_documents, maxlen)
             One int32 array per document when ``maxlen`` is None, otherwise a
             padded and truncated 2-D int32 array.
+
+        Examples
+        --------
+        >>> from sklstm import TextSequencer
+        >>> seq = TextSequencer().fit(["abcab"])
+        >>> seq.transform(["cab", "abz"])  # "z" is out of vocabulary: 1
+        [array([5, 3, 4], dtype=int32), array([3, 4, 1], dtype=int32)]
+
+        With ``maxlen``, rows are padded with ``0`` and truncated, at the
+        start by default:
+
+        >>> seq.set_params(maxlen=4).transform(["ab", "abcabc"])
+        array([[0, 0, 3, 4],
+               [5, 3, 4, 5]], dtype=int32)
         """
         check_is_fitted(self, "vocabulary_")
         docs = check_documents(X, f"{type(self).__name__}.transform")
@@ -323,9 +652,17 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         """Turn integer id sequences back into text.
 
         Padding (``0``) and end-of-document (``2``) ids are dropped;
-        out-of-vocabulary ids decode to ``"\\ufffd"`` at char level and to
-        ``"<unk>"`` at word level. At char level, text made only of vocabulary
-        characters round-trips exactly (when no normalisation is on).
+        out-of-vocabulary ids decode to ``"\\ufffd"`` at char and subword
+        level and to ``"<unk>"`` at word level. At char level, text made only
+        of vocabulary characters round-trips exactly (when no normalisation is
+        on); at subword level, any text does.
+
+        Subword ids are bytes of UTF-8 text, and an arbitrary sequence of them
+        (such as a generated one) need not be valid UTF-8: invalid bytes
+        decode to ``"\\ufffd"``, and a character cut off at the end of a
+        sequence is left out (the ids that would complete it are not there
+        yet). So the text of the first ids of a sequence is always the start
+        of the text of the whole.
 
         Parameters
         ----------
@@ -336,6 +673,23 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         -------
         texts : list of str
             One text per sequence.
+
+        Examples
+        --------
+        >>> from sklstm import TextSequencer
+        >>> words = TextSequencer(level="word").fit(["The cat sat.", "The dog!"])
+        >>> words.inverse_transform([[3, 5, 2, 0], [4, 1]])  # 2 ends a document
+        ['the sat', 'cat <unk>']
+
+        At subword level, "\u00e9" is two bytes; unseen in training, it is
+        two tokens, and the first alone is no character yet:
+
+        >>> sub = TextSequencer(level="subword").fit(["abc"])
+        >>> ids = sub.transform(["\u00e9"])[0]
+        >>> len(ids)
+        2
+        >>> sub.inverse_transform([ids[:1], ids])
+        ['', '\u00e9']
         """
         check_is_fitted(self, "vocabulary_")
         seqs = check_id_sequences(

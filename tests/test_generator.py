@@ -340,6 +340,8 @@ def test_early_stopping_restores_weights_of_best_epoch():
     gen = LSTMTextGenerator(
         **dict(TINY, epochs=10, learning_rate=0.005, validation_fraction=0.5),
         n_iter_no_change=2,
+        learning_rate_schedule="constant",
+        stateful=False,
     ).fit(docs)
     val_loss = np.array(gen.history_["val_loss"])
     best = gen.best_epoch_
@@ -615,8 +617,32 @@ def test_generate_validates_controls(text_model, kwargs, message):
         (
             {"epochs": 0},
             ValueError,
-            "The 'epochs' parameter of LSTMTextGenerator must be an int >= 1. "
-            "Got 0 instead.",
+            "The 'epochs' parameter of LSTMTextGenerator must be an int >= 1 or "
+            "None. Got 0 instead.",
+        ),
+        (
+            {"epochs": None},
+            ValueError,
+            "LSTMTextGenerator needs a limit on training: epochs=None trains "
+            "until max_time runs out, but max_time is None too.",
+        ),
+        (
+            {"max_time": 0},
+            ValueError,
+            "The 'max_time' parameter of LSTMTextGenerator must be a float > 0 "
+            "or None. Got 0 instead.",
+        ),
+        (
+            {"learning_rate_schedule": "linear"},
+            ValueError,
+            "The 'learning_rate_schedule' parameter of LSTMTextGenerator must be "
+            "one of 'cosine', 'constant'. Got 'linear' instead.",
+        ),
+        (
+            {"stateful": 1},
+            ValueError,
+            "The 'stateful' parameter of LSTMTextGenerator must be a bool or "
+            "'auto'. Got 1 instead.",
         ),
         (
             {"learning_rate": 0},

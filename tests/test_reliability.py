@@ -575,8 +575,8 @@ def test_nan_in_one_prompt_is_refused(id_model, id_before, id_docs):
         ("sequence_length", -1, "an int >= 1"),
         ("batch_size", 0, "an int >= 1"),
         ("batch_size", True, "an int >= 1"),
-        ("epochs", -1, "an int >= 1"),
-        ("epochs", 1.5, "an int >= 1"),
+        ("epochs", -1, "an int >= 1 or None"),
+        ("epochs", 1.5, "an int >= 1 or None"),
         ("dropout", -0.1, "a float >= 0 and < 1"),
         ("dropout", 1.5, "a float >= 0 and < 1"),
         ("dropout", math.nan, "a float >= 0 and < 1"),
@@ -611,8 +611,8 @@ def test_parameter_out_of_range_is_refused_at_fit(
 )
 def test_unknown_sequencer_level_is_refused_at_fit(text_model, text_before, params):
     msg = (
-        "The 'level' parameter of TextSequencer must be one of 'char', 'word'. "
-        "Got 'byte' instead."
+        "The 'level' parameter of TextSequencer must be one of 'char', 'word', "
+        "'subword'. Got 'byte' instead."
     )
     with _fitted_state_kept(text_model):
         text_model.set_params(**params)

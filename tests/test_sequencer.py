@@ -380,6 +380,7 @@ def test_get_params_set_params_round_trip():
         "padding": "post",
         "truncating": "post",
         "handle_unknown": "error",
+        "vocab_size": None,
     }
     seq = TextSequencer()
 
@@ -578,8 +579,8 @@ def test_whitespace_is_text_at_char_level():
 @pytest.mark.parametrize(
     "param, value, expected",
     [
-        ("level", "byte", "one of 'char', 'word'"),
-        ("level", None, "one of 'char', 'word'"),
+        ("level", "byte", "one of 'char', 'word', 'subword'"),
+        ("level", None, "one of 'char', 'word', 'subword'"),
         ("lowercase", "yes", "a bool or None"),
         ("strip_punctuation", 1, "a bool or None"),
         ("strip_digits", "no", "a bool or None"),

@@ -49,12 +49,13 @@ def test_partial_fit_builds_then_continues_one_epoch_at_a_time():
 
 
 def test_continued_epochs_see_new_window_orders():
-    one_go = tiny(epochs=3).fit(DOCS)
+    one_go = tiny(epochs=3, learning_rate_schedule="constant").fit(DOCS)
     stepwise = tiny(epochs=1)
     for _ in range(3):
         stepwise.partial_fit(DOCS)
-    # Three one-epoch calls equal one three-epoch fit: the data order follows
-    # the epoch number, not the call.
+    # Three one-epoch calls equal one three-epoch fit at a constant learning
+    # rate (partial_fit's): the data order follows the epoch number, not the
+    # call.
     np.testing.assert_allclose(
         stepwise.history_["loss"], one_go.history_["loss"], rtol=1e-5
     )

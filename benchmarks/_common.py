@@ -1,0 +1,317 @@
+"""Shared pieces of the training benchmarks (``bench_train``, ``bench_quality``).
+
+Nothing here imports TensorFlow at module level, so that a parent process
+that only starts children stays light; the Keras callbacks are built on
+first use by :func:`keras_callbacks`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import resource
+import shlex
+import sys
+import time
+
+import numpy as np
+
+PAD_ID, OOV_ID, EOD_ID = 0, 1, 2  # as in sklstm's reserved ids
+
+
+# ------------------------------------------------------------------ machine
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, or the platform's guess."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def versions():
+    """Versions of Python and of the libraries the benchmarks use."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"Python": platform.python_version()}
+    for label, dist in (
+        ("sklstm", "sklstm"),
+        ("TensorFlow", "tensorflow"),
+        ("Keras", "keras"),
+        ("NumPy", "numpy"),
+        ("scikit-learn", "scikit-learn"),
+        ("tokenizers", "tokenizers"),
+    ):
+        try:
+            out[label] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def describe_run():
+    """Lines naming the machine, the date, the versions and the command."""
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    libs = ", ".join(f"{k} {v}" for k, v in versions().items())
+    command = shlex.join(["python", *sys.argv])
+    return [
+        f"Date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+        f"Machine: {os.cpu_count()} CPUs, {cpu_model()} (load average {load})",
+        f"Versions: {libs}",
+        f"Command: {command}",
+    ]
+
+
+# ------------------------------------------------------------------- memory
+def rss_now():
+    """Current resident set size in bytes (from /proc/self/status)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return peak_rss()
+
+
+def peak_rss():
+    """Peak resident set size of this process in bytes (``ru_maxrss``, KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def mb(n_bytes):
+    return f"{n_bytes / 2**20:,.0f}"
+
+
+def human_bytes(n_bytes):
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:,.1f} {unit}"
+    return f"{n_bytes} B"
+
+
+# --------------------------------------------------------------------- text
+def load_corpus(fraction=1.0, repeat=1):
+    """The embedded corpus: each document cut to ``fraction`` of its length,
+    then the whole list repeated ``repeat`` times."""
+    from sklstm import load_python_docs
+
+    docs = load_python_docs()
+    if fraction < 1:
+        docs = [d[: max(1, int(len(d) * fraction))] for d in docs]
+    return docs * repeat
+
+
+def join_documents(sequences):
+    """One int32 stream: ``EOD d1 EOD d2 ... EOD`` (as sklstm trains on)."""
+    total = sum(len(s) for s in sequences) + len(sequences) + 1
+    stream = np.empty(total, dtype=np.int32)
+    pos = 0
+    for seq in sequences:
+        stream[pos] = EOD_ID
+        stream[pos + 1 : pos + 1 + len(seq)] = seq
+        pos += len(seq) + 1
+    stream[pos] = EOD_ID
+    return stream
+
+
+def stream_bytes(sequences):
+    """Bytes of the int32 stream :func:`join_documents` would build."""
+    return 4 * (sum(len(s) for s in sequences) + len(sequences) + 1)
+
+
+def split_documents(docs, test_fraction=0.1, seed=0):
+    """Split whole documents: (train, test), test at least one document."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(docs))
+    n_test = max(1, round(test_fraction * len(docs)))
+    test_idx = set(order[:n_test].tolist())
+    train = [d for i, d in enumerate(docs) if i not in test_idx]
+    test = [d for i, d in enumerate(docs) if i in test_idx]
+    return train, test
+
+
+# -------------------------------------------------------------------- FLOPs
+def measure_peak(n=2048, repeats=10):
+    """Best float32 FLOP/s of ``tf.linalg.matmul`` on (n, n) matrices."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    a = tf.constant(rng.standard_normal((n, n), dtype=np.float32))
+    b = tf.constant(rng.standard_normal((n, n), dtype=np.float32))
+    tf.reduce_sum(tf.linalg.matmul(a, b)).numpy()  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.reduce_sum(tf.linalg.matmul(a, b)).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def forward_macs(vocab, embedding_dim, units, dense_units):
+    """Multiply-adds of one position: (LSTM stack, head after the LSTMs).
+
+    An LSTM layer costs ``4 * (in + units + 1) * units`` per position, a
+    Dense layer ``in * out``; the embedding lookup is negligible.
+    """
+    units = (units,) if isinstance(units, int) else tuple(units)
+    lstm, n_in = 0, embedding_dim
+    for u in units:
+        lstm += 4 * (n_in + u + 1) * u
+        n_in = u
+    head = 0
+    if dense_units:
+        head += n_in * dense_units
+        n_in = dense_units
+    head += n_in * vocab
+    return lstm, head
+
+
+def train_flops_per_target(vocab, embedding_dim, units, dense_units, positions=1):
+    """Training FLOPs per target token: 3 x forward (forward + backward),
+    2 FLOPs per multiply-add. ``positions`` > 1 is a many-to-one window: the
+    LSTMs run over every position and the head once."""
+    lstm, head = forward_macs(vocab, embedding_dim, units, dense_units)
+    return 3 * 2 * (positions * lstm + head)
+
+
+# ---------------------------------------------------------------- callbacks
+_CALLBACKS = None
+
+
+def keras_callbacks():
+    """``(BatchTimer, TimeLimit)``, Keras callback classes built on first use.
+
+    Both may be passed to ``LSTMTextGenerator(callbacks=[...])``, which copies
+    callbacks at each ``fit``: the copies share the ``record`` dict of the
+    instance passed, so the caller reads what the copy measured.
+    """
+    global _CALLBACKS
+    if _CALLBACKS is not None:
+        return _CALLBACKS
+    import keras
+
+    class _Shared(keras.callbacks.Callback):
+        def __deepcopy__(self, memo):
+            twin = type(self).__new__(type(self))
+            memo[id(self)] = twin
+            twin.__dict__.update(self.__dict__)  # same record dict
+            return twin
+
+    class BatchTimer(_Shared):
+        """Time training batches and count the rows (windows) they held.
+
+        A batch's time is the wall time from the end of the previous batch
+        (or the start of its epoch) to its end, so it includes the input
+        pipeline; the time between epochs (validation, epoch-end callbacks)
+        is recorded apart. Rows are read from the model's loss tracker, whose
+        count Keras increments by each batch's size, so partial batches
+        count exactly. The first ``warmup`` batches (tracing) are not timed.
+        With ``seconds``, training stops once that much batch time is timed.
+        """
+
+        def __init__(self, warmup=5, seconds=None):
+            super().__init__()
+            self.warmup = warmup
+            self.seconds = seconds
+            self.record = {
+                "batches": 0,
+                "timed_batches": 0,
+                "timed_rows": 0,
+                "timed_seconds": 0.0,
+                "rows": 0,
+                "epochs": 0.0,
+                "between_epochs_seconds": 0.0,
+                "train_seconds": 0.0,
+                "first_batch_seconds": 0.0,
+            }
+
+        def _rows(self):
+            return int(self._tracker.count.numpy())
+
+        def on_train_begin(self, logs=None):
+            self._tracker = next(
+                m
+                for m in self.model.metrics
+                if m.name == "loss" and hasattr(m, "count")
+            )
+            self._t0 = time.perf_counter()
+            self._last_end = None
+            self._epoch_batches = 0
+            self._done = 0  # epochs run to their end
+
+        def on_epoch_begin(self, epoch, logs=None):
+            now = time.perf_counter()
+            if self._last_end is not None:
+                self.record["between_epochs_seconds"] += now - self._last_end
+            self._t_prev, self._rows_prev = now, 0
+            self._epoch_batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            rows = self._rows()  # rows so far in this epoch
+            rec = self.record
+            if not rec["batches"]:
+                rec["first_batch_seconds"] = now - self._t0
+            rec["batches"] += 1
+            rec["rows"] += rows - self._rows_prev
+            self._epoch_batches += 1
+            if rec["batches"] > self.warmup:
+                rec["timed_batches"] += 1
+                rec["timed_rows"] += rows - self._rows_prev
+                rec["timed_seconds"] += now - self._t_prev
+            self._t_prev, self._rows_prev, self._last_end = now, rows, now
+            steps = (self.params or {}).get("steps")
+            rec["epochs"] = self._done + (self._epoch_batches / steps if steps else 0.0)
+            if self.seconds is not None and rec["timed_seconds"] >= self.seconds:
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            steps = (self.params or {}).get("steps")
+            if not steps or self._epoch_batches >= steps:
+                self._done += 1
+
+        def on_train_end(self, logs=None):
+            self.record["train_seconds"] = time.perf_counter() - self._t0
+
+    class TimeLimit(_Shared):
+        """Stop training at the first batch end after ``seconds`` of training
+        (counted from the start of ``fit``'s training loop)."""
+
+        def __init__(self, seconds):
+            super().__init__()
+            self.seconds = seconds
+            self.record = {"stopped": False}
+
+        def on_train_begin(self, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self._t0 >= self.seconds:
+                self.model.stop_training = True
+                self.record["stopped"] = True
+
+    _CALLBACKS = (BatchTimer, TimeLimit)
+    return _CALLBACKS
+
+
+def supports_max_time():
+    """Whether ``LSTMTextGenerator`` takes a ``max_time`` parameter."""
+    from sklstm import LSTMTextGenerator
+
+    return "max_time" in LSTMTextGenerator().get_params()
+
+
+# -------------------------------------------------------------------- table
+def print_table(header, rows, align=None):
+    """A markdown table; ``align`` is a string of 'l'/'r' per column."""
+    align = align or "l" + "r" * (len(header) - 1)
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if a == "l" else "---:" for a in align) + "|")
+    for row in rows:
+        print("| " + " | ".join(str(v) for v in row) + " |")

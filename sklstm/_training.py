@@ -1,0 +1,162 @@
+"""Training the network: carried LSTM states, a time budget, a schedule.
+
+:class:`Trainer` wraps the estimator's network for ``fit``. With
+``stateful=True`` it keeps each batch row's final LSTM states and starts the
+next batch from them (the data come from :func:`sklstm._data.stateful_dataset`,
+in which every row continues the text of the previous batch's row): this is
+truncated backpropagation through time as in char-rnn, so training sees the
+long contexts that generation and scoring use. Gradients stop at window
+boundaries. The wrapper owns no weights of its own besides the states; the
+network's layers, and so its cuDNN eligibility, are unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import tensorflow as tf
+
+try:  # how Keras's own train_step reports the loss under tf.distribute
+    from keras.src.losses.loss import unscale_loss_for_distribution
+except ImportError:  # pragma: no cover - a Keras that moved it
+
+    def unscale_loss_for_distribution(value):
+        return value
+
+
+class Trainer(keras.Model):
+    """The network, trained with its LSTM states carried across batches.
+
+    Parameters
+    ----------
+    network : keras.Model
+        The model built by :func:`sklstm._model.build_model`.
+    rows : int or None
+        Batch rows of the stateful dataset; None trains every window from
+        zero states (the network's own forward pass).
+    """
+
+    def __init__(self, network, rows=None):
+        super().__init__(name="trainer")
+        self.network = network
+        self.rows = rows
+        names = [layer.name for layer in network.layers]
+        self._lstms = [
+            layer for layer in network.layers if layer.name.startswith("lstm_")
+        ]
+        self._dropouts = {
+            layer.name: layer
+            for layer in network.layers
+            if layer.name.startswith("dropout_")
+        }
+        self._dense = network.get_layer("dense") if "dense" in names else None
+        self._embedding = network.get_layer("embedding")
+        self._head = network.get_layer("logits")
+        self.states = []
+        if rows is not None:
+            for k, lstm in enumerate(self._lstms):
+                for part in ("h", "c"):
+                    self.states.append(
+                        self.add_weight(
+                            shape=(rows, lstm.units),
+                            initializer="zeros",
+                            trainable=False,
+                            name=f"state_{part}{k}",
+                        )
+                    )
+
+    def call(self, ids, training=False):
+        return self.network(ids, training=training)
+
+    def reset_states(self):
+        for state in self.states:
+            state.assign(tf.zeros_like(state))
+
+    def _forward(self, ids, keep, training):
+        """Logits from the carried states (rows with ``keep`` 0 from zeros),
+        and the new states."""
+        x = self._embedding(ids)
+        new_states = []
+        keep = keep[:, None]
+        for k, lstm in enumerate(self._lstms):
+            initial = [
+                tf.cast(s * keep, lstm.compute_dtype)
+                for s in self.states[2 * k : 2 * k + 2]
+            ]
+            x, h, c = lstm(x, initial_state=initial, training=training)
+            new_states += [h, c]
+            dropout = self._dropouts.get(f"dropout_{k}")
+            if dropout is not None:
+                x = dropout(x, training=training)
+        if self._dense is not None:
+            x = self._dense(x)
+        return self._head(x), new_states
+
+    def train_step(self, data):
+        if self.rows is None:
+            return super().train_step(data)
+        (x, keep), y = data
+        # As Keras's own train_step, with the states carried.
+        with tf.GradientTape() as tape:
+            logits, new_states = self._forward(x, keep, training=True)
+            loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
+            self._loss_tracker.update_state(
+                unscale_loss_for_distribution(loss),
+                sample_weight=tf.shape(x)[0],
+            )
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        for state, value in zip(self.states, new_states, strict=True):
+            state.assign(tf.stop_gradient(tf.cast(value, state.dtype)))
+        return self.compute_metrics(x, y, logits)
+
+
+class Budget(keras.callbacks.Callback):
+    """Learning-rate schedule over the run, and a time limit.
+
+    Progress ``p`` is the larger of the fraction of planned steps done and
+    the fraction of ``max_time`` spent. ``"cosine"`` sets the learning rate
+    to ``base * (1 + cos(pi * p)) / 2`` before every batch, so it falls
+    smoothly to zero whichever limit ends training; ``"constant"`` leaves it.
+    Training stops after the first batch that ends past ``max_time``.
+    """
+
+    def __init__(self, base_lr, schedule, total_steps, max_time):
+        super().__init__()
+        self.base_lr = float(base_lr)
+        self.schedule = schedule
+        self.total_steps = total_steps
+        self.max_time = max_time
+        self.timed_out = False
+        self.elapsed = 0.0
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+        self.step = 0
+
+    def progress(self):
+        p = 0.0
+        if self.total_steps:
+            p = self.step / self.total_steps
+        if self.max_time is not None:
+            p = max(p, (time.monotonic() - self.start) / self.max_time)
+        return min(p, 1.0)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.schedule == "cosine":
+            lr = self.base_lr * 0.5 * (1.0 + math.cos(math.pi * self.progress()))
+            self.model.optimizer.learning_rate.assign(lr)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.elapsed = time.monotonic() - self.start
+        if self.max_time is not None and self.elapsed >= self.max_time:
+            self.timed_out = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.elapsed = time.monotonic() - self.start

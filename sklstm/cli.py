@@ -1,0 +1,1358 @@
+"""The ``sklstm`` command: train, generate, evaluate and inspect models.
+
+``sklstm train`` fits an :class:`~sklstm.LSTMTextGenerator` on text files (or
+the embedded corpus) and saves it; ``sklstm generate`` continues a prompt,
+streaming, or step by step with ``--interactive``; ``sklstm evaluate``
+measures bits per character and perplexity on held-out text; ``sklstm info``
+shows a model's parameters and training history.
+
+Run ``sklstm COMMAND --help`` for the options of each command. :func:`main`
+is the entry point of both the console script and ``python -m sklstm``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import math
+import os
+import re
+import sys
+import time
+import warnings
+
+PROG = "sklstm"
+COMMANDS = ("train", "generate", "evaluate", "info", "plot")
+PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
+# Characters of the current text shown at each step of --interactive.
+SHOWN_CHARS = 400
+EOD_LABEL = "<end of document>"
+# Line breaks between paragraphs: a newline, then one or more blank lines.
+_PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\f\v\r]*\n)+")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+try:
+    from sklstm.sequencer import LEVELS
+except ImportError:  # a sequencer without the list of its levels
+    LEVELS = ("char", "word")
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: reported without a traceback."""
+
+
+class UsageError(Exception):
+    """A wrong combination of arguments: exit status 2, as argparse."""
+
+
+# ----------------------------------------------------------------- helpers
+def _out(text="", end="\n"):
+    sys.stdout.write(text + end)
+
+
+def _err(command, kind, message):
+    where = PROG if command is None else f"{PROG} {command}"
+    sys.stderr.write(f"{where}: {kind}: {message}\n")
+
+
+def _show_warning(command):
+    """A ``warnings.showwarning`` that prints one tidy line per warning."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        _err(command, "warning", str(message))
+
+    return show
+
+
+def _int_or_none(text):
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or 'none', got {text!r}"
+        ) from None
+
+
+def _units(text):
+    """``256`` -> 256, ``256,128`` -> (256, 128)."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or comma-separated integers such as 256,256; "
+            f"got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _temperature(text):
+    """``0.7`` -> 0.7, ``1.0,0.5`` -> [1.0, 0.5] (one value per new token)."""
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers; got {text!r}"
+        ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _unescape(text):
+    r"""Turn ``\n``, ``\t``, ``\r`` and ``\\`` into the characters they name."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
+
+
+def _format_value(value):
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _table(rows, header=None):
+    """Left-aligned first column, right-aligned others."""
+    rows = [[str(c) for c in row] for row in rows]
+    if header is not None:
+        rows.insert(0, [str(c) for c in header])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells).rstrip())
+        if header is not None and n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------- documents
+def _find_files(paths, pattern):
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found += [
+                    os.path.join(root, name)
+                    for name in sorted(names)
+                    if fnmatch.fnmatch(name, pattern)
+                ]
+            if not found:
+                raise UserError(f"no files matching {pattern!r} in folder {path!r}")
+            files += found
+        elif os.path.isfile(path):
+            files.append(path)
+        elif os.path.exists(path):
+            raise UserError(f"{path!r} is neither a file nor a folder")
+        else:
+            raise UserError(f"{path!r}: no such file or folder")
+    return files
+
+
+def _read_text(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path!r} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+
+
+def split_paragraphs(text):
+    """Documents of one text: its paragraphs, split at blank lines."""
+    parts = (part.strip("\n") for part in _PARAGRAPH_BREAK.split(text))
+    return [part for part in parts if part.strip()]
+
+
+def read_documents(paths, pattern="*.txt"):
+    """Documents from files and folders, and a description of where from.
+
+    Each file is one document, except when there is exactly one file: then
+    its paragraphs (separated by blank lines) are the documents, so that
+    whole documents can still be held out for validation. Documents holding
+    only whitespace are dropped.
+    """
+    files = _find_files(paths, pattern)
+    texts = [_read_text(path) for path in files]
+    if len(files) == 1:
+        docs = split_paragraphs(texts[0])
+        where = f"{files[0]} (split into paragraphs at blank lines)"
+    else:
+        docs = [text for text in texts if text.strip()]
+        where = f"{len(files)} files"
+    if not docs:
+        raise UserError(
+            f"no text to use: {'the file' if len(files) == 1 else 'every file'} "
+            "is empty or holds only whitespace"
+        )
+    return docs, where
+
+
+# ------------------------------------------------------------------ models
+def _is_pickle(path):
+    """Whether ``path`` holds a joblib/pickle file rather than a zip archive.
+
+    Decided by the first bytes: a pickled Keras model contains a zip archive
+    of its own, so checking for a zip anywhere in the file would be fooled.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith(b"PK"):
+        return False
+    return head[:1] == b"\x80" or path.lower().endswith(PICKLE_SUFFIXES)
+
+
+def load_model(path, trust_pickle=False):
+    """Load a saved model: the safe format, or joblib/pickle when trusted."""
+    if not os.path.exists(path):
+        raise UserError(f"{path!r}: no such file")
+    if os.path.isdir(path):
+        raise UserError(f"{path!r} is a folder, not a model file")
+    if _is_pickle(path):
+        if not trust_pickle:
+            raise UserError(
+                f"{path!r} is a joblib/pickle file. Loading one runs whatever "
+                "code it contains, with your permissions, so sklstm loads it "
+                "only with --trust-pickle. Pass --trust-pickle if you made the "
+                "file yourself or trust where it came from; to share models, "
+                "use the safe format instead (sklstm train -o model.sklstm, or "
+                "model.save('model.sklstm') in Python)."
+            )
+        import joblib
+
+        try:
+            return joblib.load(path)
+        except Exception as exc:  # noqa: BLE001 - unpickling raises anything
+            raise UserError(
+                f"could not load {path!r} with joblib: {type(exc).__name__}: {exc}"
+            ) from None
+    import sklstm
+
+    return sklstm.load(path)
+
+
+def _final_model(fitted):
+    """The LSTMTextGenerator of a model, pipeline or search, and its sequencer."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import check_is_fitted
+
+    from sklstm import LSTMTextGenerator, TextSequencer
+
+    estimator = getattr(fitted, "best_estimator_", fitted)
+    steps = []
+    if isinstance(estimator, Pipeline):
+        steps = [step for _, step in estimator.steps[:-1]]
+        estimator = estimator._final_estimator
+    if not isinstance(estimator, LSTMTextGenerator):
+        raise UserError(
+            "the file holds a "
+            f"{type(fitted).__name__}, not a fitted LSTMTextGenerator, a "
+            "Pipeline ending in one or a fitted search over either"
+        )
+    check_is_fitted(estimator, "model_")
+    sequencer = estimator.sequencer_
+    if sequencer is None:
+        found = [s for s in steps if isinstance(s, TextSequencer)]
+        sequencer = found[-1] if found else None
+    return estimator, sequencer
+
+
+def _text_model(fitted, where):
+    """(generator, encode, sequencer) for a model that reads text."""
+    from sklstm.generator import _unwrap
+
+    model, sequencer = _final_model(fitted)
+    _, encode, _ = _unwrap(fitted, where)
+    return model, encode, sequencer
+
+
+def _join(sequencer, text, addition):
+    """``text + addition``, with a space between words at word level."""
+    if (
+        not text
+        or not addition
+        or sequencer is None
+        or sequencer.level != "word"
+        or text[-1].isspace()
+        or addition[0].isspace()
+    ):
+        return text + addition
+    first = addition.split()[0]
+    joined = sequencer._detokenize([text[-1], first])
+    return text + joined[1 : len(joined) - len(first)] + addition
+
+
+# ---------------------------------------------------------------- defaults
+def library_defaults():
+    """Defaults of LSTMTextGenerator and of the generation controls."""
+    from sklstm import LSTMTextGenerator, TextSequencer
+    from sklstm._generation import check_controls
+
+    params = LSTMTextGenerator().get_params()
+    for key, value in TextSequencer().get_params().items():
+        params.setdefault(f"sequencer__{key}", value)
+    controls = dict(check_controls.__kwdefaults__)
+    controls.pop("where", None)
+    return params, controls
+
+
+def _fmt_default(value):
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+# ------------------------------------------------------------------- parser
+_TRAIN_EPILOG = """\
+Documents: each file is one document; when the input is exactly one file,
+it is split into documents at blank lines (paragraphs), so that whole
+documents can be held out for validation. Without PATHS, sklstm trains on
+the embedded corpus (the documentation topics every Python ships).
+
+Progress: a Keras progress bar on a terminal, one line per epoch otherwise,
+nothing with --quiet. Ctrl-C stops training and still saves the model, with
+the weights of the best finished epoch.
+
+examples:
+  sklstm train                                  # embedded corpus, defaults
+  sklstm train books/ --pattern '*.md' --epochs 20 -o books.sklstm
+  sklstm train notes.txt --level word --units 128,128 --dense-units 128
+  sklstm train books/ --level subword --vocab-size 2000 --sequence-length 50
+"""
+
+_INTERACTIVE_HELP = """\
+commands:
+  NUMBER      append that token
+  :g [N]      let the model generate N tokens (default: --max-new-tokens)
+  :b, back    undo the last step
+  :q, quit    leave (so does end of input)
+  :h, help    show this help
+  TEXT        append TEXT as typed (at word level, as a new word)
+  \\TEXT       append TEXT even if it looks like a command
+  (empty)     show the text and the choices again"""
+
+_GENERATE_EPILOG = """\
+The prompt is printed, then the continuation as it is produced. A final
+line break of a prompt read from a file or standard input is dropped.
+Backslash escapes \\n, \\t, \\r and \\\\ in --stop stand for those characters.
+
+--interactive shows the end of the text and the most likely next tokens
+with their probabilities, then reads one command per line:
+{interactive}
+
+Model files: .sklstm files (sklstm's safe format) load directly. joblib or
+pickle files run code when loaded, so they need --trust-pickle.
+
+examples:
+  sklstm generate model.sklstm "The " --max-new-tokens 200 --temperature 0.7
+  sklstm generate model.sklstm "def " --top-p 0.9 --num-return-sequences 3
+  echo "The value" | sklstm generate model.sklstm - --stop '\\n\\n' --seed 0
+  sklstm generate model.sklstm "The " --interactive --top-n 5
+""".format(interactive=_INTERACTIVE_HELP.split("\n", 1)[1])
+
+_EVALUATE_EPILOG = """\
+Documents are read as by "sklstm train": each file is one document, a
+single file is split into paragraphs at blank lines.
+
+Bits per character compare models across tokenisations (char and word
+level); perplexity is per token, so it compares models that share a
+vocabulary only.
+
+examples:
+  sklstm evaluate model.sklstm held_out/
+  sklstm evaluate model.sklstm notes.txt --json
+"""
+
+_INFO_EPILOG = """\
+Epochs count from 1, as in the training progress output; the best epoch is
+the one whose weights the model holds.
+
+examples:
+  sklstm info model.sklstm
+  sklstm info model.sklstm --json
+"""
+
+
+_PLOT_EPILOG = """\
+The figure shows the training and validation loss of every epoch, in nats
+(left axis) and bits (right axis: bits per character at char level, per
+token otherwise), and marks the best epoch. It needs matplotlib:
+pip install "sklstm[plot]".
+
+examples:
+  sklstm plot model.sklstm -o curves.png
+  sklstm plot model.sklstm -o curves.svg
+"""
+
+
+def _add_model_argument(parser):
+    parser.add_argument("model", metavar="MODEL", help="a saved model file")
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow loading a joblib/pickle file, which runs code: only for "
+        "files you made or trust",
+    )
+
+
+def _add_train_parser(subparsers, lib):
+    params = lib[0] if lib else {}
+
+    def default(name):
+        return params.get(name)
+
+    def show(name):
+        return _fmt_default(default(name)) if lib else "see LSTMTextGenerator"
+
+    until_time = "; none: until --max-time runs out" if "max_time" in params else ""
+    p = subparsers.add_parser(
+        "train",
+        help="train a model on text files or the embedded corpus",
+        description="Train an LSTM language model on text and save it.",
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="text files or folders (searched recursively); none: the embedded corpus",
+    )
+    p.add_argument(
+        "--pattern",
+        metavar="GLOB",
+        default="*.txt",
+        help="file name pattern in folders (default: %(default)s)",
+    )
+    p.add_argument(
+        "--level",
+        choices=LEVELS,
+        default=default("sequencer__level"),
+        help=f"token unit (default: {show('sequencer__level')})",
+    )
+    p.add_argument(
+        "--max-words",
+        metavar="N",
+        type=_int_or_none,
+        default=default("sequencer__max_words"),
+        help="char and word level: vocabulary size, reserved ids included; "
+        "the most frequent tokens are kept (default: "
+        f"{show('sequencer__max_words')})",
+    )
+    p.add_argument(
+        "--vocab-size",
+        metavar="N",
+        type=_int_or_none,
+        default=default("sequencer__vocab_size"),
+        help="subword level: most tokens, the 3 reserved ids and the 256 "
+        "bytes included, so at least 259; none: 1000 (default: "
+        f"{show('sequencer__vocab_size')})",
+    )
+    p.add_argument(
+        "--embedding-dim",
+        metavar="N",
+        type=int,
+        default=default("embedding_dim"),
+        help=f"embedding size (default: {show('embedding_dim')})",
+    )
+    p.add_argument(
+        "--units",
+        metavar="N[,N...]",
+        type=_units,
+        default=default("units"),
+        help="LSTM units; comma-separated values stack layers, e.g. 256,256 "
+        f"(default: {show('units')})",
+    )
+    p.add_argument(
+        "--dense-units",
+        metavar="N",
+        type=_int_or_none,
+        default=default("dense_units"),
+        help="units of a relu Dense layer before the output, or none "
+        f"(default: {show('dense_units')})",
+    )
+    p.add_argument(
+        "--dropout",
+        metavar="RATE",
+        type=float,
+        default=default("dropout"),
+        help=f"dropout after each LSTM layer (default: {show('dropout')})",
+    )
+    p.add_argument(
+        "--sequence-length",
+        metavar="N",
+        type=int,
+        default=default("sequence_length"),
+        help=f"tokens per training window (default: {show('sequence_length')})",
+    )
+    p.add_argument(
+        "--batch-size",
+        metavar="N",
+        type=int,
+        default=default("batch_size"),
+        help=f"windows per batch (default: {show('batch_size')})",
+    )
+    p.add_argument(
+        "--epochs",
+        metavar="N",
+        type=_int_or_none,
+        default=default("epochs"),
+        help="most epochs; training stops earlier when the validation loss "
+        f"stops improving{until_time} (default: {show('epochs')})",
+    )
+    p.add_argument(
+        "--learning-rate",
+        metavar="RATE",
+        type=float,
+        default=default("learning_rate"),
+        help=f"Adam learning rate (default: {show('learning_rate')})",
+    )
+    p.add_argument(
+        "--validation-fraction",
+        metavar="FRACTION",
+        type=float,
+        default=default("validation_fraction"),
+        help="fraction of whole documents held out for validation; 0 trains "
+        f"on everything (default: {show('validation_fraction')})",
+    )
+    p.add_argument(
+        "--max-time",
+        type=float,
+        metavar="SECONDS",
+        default=None,
+        help="stop training after about this many seconds, at the end of a "
+        "batch, keeping the best weights (default: no limit)",
+    )
+    p.add_argument(
+        "--random-state",
+        metavar="SEED",
+        type=int,
+        default=default("random_state"),
+        help=f"seed for reproducible training (default: {show('random_state')})",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="model.sklstm",
+        help="where to save the model; a name ending in .joblib or .pkl "
+        "saves with joblib, anything else in the safe format (default: "
+        "%(default)s)",
+    )
+    p.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress output (the summary is still printed)",
+    )
+    p.set_defaults(func=cmd_train)
+    return p
+
+
+def _add_generate_parser(subparsers, lib):
+    controls = lib[1] if lib else {}
+
+    def show(name):
+        return _fmt_default(controls.get(name)) if lib else "see generate"
+
+    p = subparsers.add_parser(
+        "generate",
+        help="continue a prompt, or build a text token by token",
+        description="Continue a prompt with a trained model.",
+        epilog=_GENERATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model_argument(p)
+    p.add_argument(
+        "prompt",
+        nargs="?",
+        metavar="PROMPT",
+        help="text to continue; '-' reads it from standard input (default: "
+        "empty, which starts a new document)",
+    )
+    p.add_argument(
+        "--prompt-file", metavar="FILE", help="read the prompt from this file"
+    )
+    p.add_argument(
+        "--max-new-tokens",
+        metavar="N",
+        type=int,
+        help=f"most tokens to generate (default: {show('max_new_tokens')})",
+    )
+    p.add_argument(
+        "--min-new-tokens",
+        metavar="N",
+        type=int,
+        help="end-of-document is banned before this many tokens (default: "
+        f"{show('min_new_tokens')})",
+    )
+    p.add_argument(
+        "--temperature",
+        metavar="T",
+        type=_temperature,
+        help="sampling temperature; 0 is greedy (always the most likely "
+        "token); comma-separated values give one per new token, the last "
+        f"repeating (default: {show('temperature')})",
+    )
+    p.add_argument(
+        "--top-k",
+        metavar="K",
+        type=int,
+        help=f"sample among the K most likely tokens (default: {show('top_k')})",
+    )
+    p.add_argument(
+        "--top-p",
+        metavar="P",
+        type=float,
+        help="nucleus sampling: the most likely tokens holding this much "
+        f"probability (default: {show('top_p')})",
+    )
+    p.add_argument(
+        "--repetition-penalty",
+        metavar="R",
+        type=float,
+        help="values above 1 make tokens already in the prompt or output "
+        f"less likely (default: {show('repetition_penalty')})",
+    )
+    p.add_argument(
+        "--stop",
+        action="append",
+        type=_unescape,
+        metavar="TEXT",
+        help="stop before this text; repeat for several",
+    )
+    p.add_argument(
+        "--no-stop-at-eod",
+        dest="stop_at_eod",
+        action="store_false",
+        default=None,
+        help="keep generating after the end-of-document token (by default a "
+        "sequence stops there)",
+    )
+    p.add_argument(
+        "-n",
+        "--num-return-sequences",
+        metavar="N",
+        type=int,
+        help="continuations of the prompt, printed one after another "
+        f"(default: {show('num_return_sequences')})",
+    )
+    p.add_argument(
+        "--seed",
+        metavar="SEED",
+        type=int,
+        help="seed of the sampling: the same seed gives the same text",
+    )
+    p.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="print the continuation only, without the prompt",
+    )
+    p.add_argument(
+        "-i",
+        "--interactive",
+        action="store_true",
+        help="choose the text token by token (see below)",
+    )
+    p.add_argument(
+        "--top-n",
+        metavar="N",
+        type=int,
+        default=10,
+        help="with --interactive: next tokens shown (default: %(default)s)",
+    )
+    p.set_defaults(func=cmd_generate)
+    return p
+
+
+def _add_evaluate_parser(subparsers):
+    p = subparsers.add_parser(
+        "evaluate",
+        help="bits per character and perplexity on text files",
+        description="Measure how well a model predicts held-out text.",
+        epilog=_EVALUATE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model_argument(p)
+    p.add_argument("paths", nargs="+", metavar="PATH", help="text files or folders")
+    p.add_argument(
+        "--pattern",
+        metavar="GLOB",
+        default="*.txt",
+        help="file name pattern in folders (default: %(default)s)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def _add_info_parser(subparsers):
+    p = subparsers.add_parser(
+        "info",
+        help="parameters, vocabulary and training history of a model",
+        description="Describe a saved model.",
+        epilog=_INFO_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model_argument(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+    return p
+
+
+def _add_plot_parser(subparsers):
+    p = subparsers.add_parser(
+        "plot",
+        help="save the learning curves of a model as an image",
+        description="Plot a model's loss per epoch and save the figure.",
+        epilog=_PLOT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_model_argument(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="learning_curves.png",
+        help="image file; its suffix picks the format, such as .png, .svg or "
+        ".pdf (default: %(default)s)",
+    )
+    p.set_defaults(func=cmd_plot)
+    return p
+
+
+def build_parser(command=None):
+    """The argument parser.
+
+    The library defaults shown in the help of ``train`` and ``generate``
+    need TensorFlow, so they are looked up only when ``command`` is one of
+    them; other commands start faster.
+    """
+    lib = library_defaults() if command in ("train", "generate") else None
+    from sklstm import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train LSTM text generators, generate text, evaluate and "
+        "inspect models.",
+        epilog="examples:\n"
+        "  sklstm train corpus/ -o corpus.sklstm\n"
+        '  sklstm generate corpus.sklstm "The " --temperature 0.7\n'
+        "  sklstm evaluate corpus.sklstm held_out/\n"
+        "  sklstm info corpus.sklstm\n"
+        "  sklstm plot corpus.sklstm -o curves.png\n\n"
+        "Run 'sklstm COMMAND --help' for the options of a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.commands = {
+        "train": _add_train_parser(subparsers, lib),
+        "generate": _add_generate_parser(subparsers, lib),
+        "evaluate": _add_evaluate_parser(subparsers),
+        "info": _add_info_parser(subparsers),
+        "plot": _add_plot_parser(subparsers),
+    }
+    return parser
+
+
+# -------------------------------------------------------------------- train
+def _check_output(path):
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UserError(f"output {path!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot save to {path!r}: folder {folder!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot save to {path!r}: folder {folder!r} is not writable")
+
+
+def _save(model, path):
+    if path.lower().endswith(PICKLE_SUFFIXES):
+        import joblib
+
+        joblib.dump(model, path)
+    else:
+        model.save(path)
+
+
+def _train_summary(model, seconds, path):
+    n = model.n_epochs_
+    lines = [
+        f"Trained {n} epoch{'s' if n != 1 else ''} in {seconds:.1f} s; the "
+        f"model holds the weights of epoch {model.best_epoch_ + 1}."
+    ]
+    history = model.history_
+    best = model.best_epoch_
+    level = model.sequencer_.level if model.sequencer_ is not None else None
+    for key, name in (("val_loss", "Validation"), ("loss", "Training")):
+        values = history.get(key)
+        if values and 0 <= best < len(values):
+            loss = values[best]
+            extra = (
+                f", {loss / math.log(2):.4f} bits per character"
+                if level == "char"
+                else f", perplexity {math.exp(min(loss, 700)):.2f} per token"
+            )
+            lines.append(f"{name} loss: {loss:.4f} nats per token{extra}.")
+            break
+    lines.append(f"Saved to {path}")
+    return "\n".join(lines)
+
+
+def cmd_train(args):
+    from sklstm import LSTMTextGenerator, load_python_docs
+
+    if args.paths:
+        docs, where = read_documents(args.paths, args.pattern)
+    else:
+        docs, where = load_python_docs(), "the embedded corpus (Python docs)"
+    _check_output(args.output)
+    if args.quiet:
+        verbose = 0
+    else:
+        verbose = 1 if sys.stdout.isatty() else 2
+    model = LSTMTextGenerator()
+    params = dict(
+        embedding_dim=args.embedding_dim,
+        units=args.units,
+        dense_units=args.dense_units,
+        dropout=args.dropout,
+        sequence_length=args.sequence_length,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        validation_fraction=args.validation_fraction,
+        random_state=args.random_state,
+        verbose=verbose,
+        sequencer__level=args.level,
+        sequencer__max_words=args.max_words,
+        sequencer__vocab_size=args.vocab_size,
+    )
+    if args.max_time is not None:
+        if "max_time" not in model.get_params():
+            raise UserError(
+                "--max-time is not supported by this version of sklstm "
+                "(LSTMTextGenerator has no max_time parameter)"
+            )
+        params["max_time"] = args.max_time
+    model.set_params(**params)
+    chars = sum(len(doc) for doc in docs)
+    if not args.quiet:
+        _out(f"Training on {len(docs)} documents ({chars:,} characters) from {where}.")
+        sys.stdout.flush()
+
+    interrupted = []
+    show = warnings.showwarning
+
+    def watch(message, category, *rest, **kw):
+        if "interrupted" in str(message).lower():
+            interrupted.append(message)
+        show(message, category, *rest, **kw)
+
+    start = time.perf_counter()
+    warnings.showwarning = watch
+    try:
+        model.fit(docs)
+    except KeyboardInterrupt:
+        _err("train", "error", "interrupted before training started; nothing saved")
+        return 130
+    finally:
+        warnings.showwarning = show
+    seconds = time.perf_counter() - start
+    if interrupted and model.n_epochs_ == 0:
+        _err("train", "error", "interrupted before an epoch finished; nothing saved")
+        return 130
+    _save(model, args.output)
+    if interrupted:
+        _err(
+            "train",
+            "warning",
+            f"training was interrupted; the model (weights of epoch "
+            f"{model.best_epoch_ + 1}) was saved to {args.output}",
+        )
+    _out(_train_summary(model, seconds, args.output))
+    return 0
+
+
+# ----------------------------------------------------------------- generate
+def _read_prompt(args):
+    if args.prompt_file is not None:
+        if args.prompt is not None:
+            raise UsageError("give the prompt as PROMPT or --prompt-file, not both")
+        text = _read_text(args.prompt_file)
+    elif args.prompt == "-":
+        if args.interactive:
+            raise UsageError(
+                "--interactive reads commands from standard input, so the "
+                "prompt cannot come from it; use PROMPT or --prompt-file"
+            )
+        text = sys.stdin.read()
+    else:
+        return args.prompt or ""
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _controls(args):
+    names = (
+        "max_new_tokens",
+        "min_new_tokens",
+        "temperature",
+        "top_k",
+        "top_p",
+        "repetition_penalty",
+        "stop",
+        "stop_at_eod",
+        "num_return_sequences",
+    )
+    controls = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.seed is not None:
+        controls["random_state"] = args.seed
+    return controls
+
+
+def cmd_generate(args):
+    prompt = _read_prompt(args)
+    if args.interactive and args.num_return_sequences not in (None, 1):
+        raise UsageError("--interactive builds one text; drop --num-return-sequences")
+    if args.top_n < 1:
+        raise UsageError(f"--top-n must be at least 1; got {args.top_n}")
+    fitted = load_model(args.model, args.trust_pickle)
+    model, encode, sequencer = _text_model(fitted, "generate")
+    controls = _controls(args)
+    if args.interactive:
+        return interactive(fitted, model, encode, sequencer, prompt, controls, args)
+
+    import sklstm
+
+    n = controls.get("num_return_sequences", 1)
+    echo = "" if args.no_prompt else prompt
+    if n == 1:
+        pieces = sklstm.stream(fitted, prompt, **controls)
+        texts = [pieces]
+    else:
+        texts = sklstm.generate(fitted, prompt, **controls)
+    for i, text in enumerate(texts):
+        if n > 1:
+            _out(f"{'' if i == 0 else chr(10)}--- sequence {i + 1} of {n} ---")
+        sys.stdout.write(echo)
+        sys.stdout.flush()
+        last, first = echo, True
+        for piece in [text] if isinstance(text, str) else text:
+            if not piece:
+                continue
+            if first:  # a space between words, if needed
+                piece = _join(sequencer, echo, piece)[len(echo) :]
+                first = False
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            last = piece
+        if last and not last.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _can_write(text):
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _token_label(token):
+    """A token as shown: quoted when it has whitespace at an edge, is
+    empty or holds characters that do not print."""
+    if not token or token != token.strip() or not token.isprintable():
+        return repr(token)
+    return token
+
+
+def _bytes_label(sequencer, token_id):
+    """``<bytes C3>``: a subword token that is only part of a character."""
+    try:
+        from sklstm.sequencer import _BYTE_OF_CHAR
+    except ImportError:  # pragma: no cover - a sequencer without the table
+        return "<part of a character>"
+    tokens = {i: tok for tok, i in sequencer.vocabulary_.items()}
+    data = bytes(_BYTE_OF_CHAR.get(c, 0x3F) for c in tokens.get(token_id, ""))
+    return f"<bytes {data.hex(' ').upper()}>"
+
+
+class _Text:
+    """The text of ``--interactive``: a tuple of parts, each a text typed
+    (or the prompt) with its ids, or ids of tokens picked from the choices.
+
+    The model reads the ids of every part in order. The text shown is the
+    typed parts as typed, and each run of picked ids decoded as a whole, so
+    that tokens that are only parts of one character (at subword level) add
+    up to that character.
+    """
+
+    def __init__(self, encode, decode, sequencer):
+        self.encode, self.decode, self.sequencer = encode, decode, sequencer
+
+    def typed(self, text):
+        """The part for typed text; ValueError when it cannot be encoded."""
+        return (text, tuple(int(i) for i in self.encode([text])[0]))
+
+    @staticmethod
+    def picked(parts, token_id):
+        """``parts`` with a picked token appended to its trailing run."""
+        if parts and parts[-1][0] is None:
+            return (*parts[:-1], (None, (*parts[-1][1], token_id)))
+        return (*parts, (None, (token_id,)))
+
+    def ids(self, parts):
+        import numpy as np
+
+        return np.array([i for _, ids in parts for i in ids], dtype=np.int32)
+
+    def run_text(self, ids):
+        import numpy as np
+
+        return self.decode([np.array(ids, dtype=np.int32)])[0] if ids else ""
+
+    def text(self, parts):
+        text = ""
+        for typed, ids in parts:
+            piece = self.run_text(ids) if typed is None else typed
+            text = _join(self.sequencer, text, piece)
+        return text
+
+
+def interactive(fitted, model, encode, sequencer, prompt, controls, args):
+    """Build a text step by step: a person picks tokens, types or generates."""
+    import numpy as np
+
+    from sklstm._generation import parse_controls
+    from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
+    from sklstm.generator import _unwrap
+
+    _, _, decode = _unwrap(fitted, "generate")
+    rng = np.random.RandomState(controls.pop("random_state", None))
+    controls.pop("num_return_sequences", None)
+    default_n = controls.pop("max_new_tokens", None)
+    doc = _Text(encode, decode, sequencer)
+    subword = sequencer is not None and sequencer.level == "subword"
+    steps = [((doc.typed(prompt),) if prompt else (), False)]  # (parts, ended)
+    out = sys.stdout
+    ellipsis, cursor = (
+        ("\u2026", "\u258c") if _can_write("\u2026\u258c") else ("...", "|")
+    )
+
+    def show(parts, ended):
+        text = doc.text(parts)
+        shown = text[-SHOWN_CHARS:]
+        cut = ellipsis if len(text) > SHOWN_CHARS else ""
+        out.write(f"\n--- text ({len(text)} characters) ---\n{cut}{shown}{cursor}")
+        out.write("\n--- end of document ---\n" if ended else "\n---\n")
+        if ended:
+            out.write("The document has ended: :b goes back, :q leaves.\n")
+            return []
+        proba = model.predict_proba([doc.ids(parts)])[0]
+        proba[[PAD_ID, OOV_ID]] = -1.0  # never generated
+        order = np.argsort(-proba, kind="stable")[: min(args.top_n, len(proba) - 2)]
+        ids = [int(i) for i in order]
+        if subword:
+            # The text each token adds after the picked tokens before it: a
+            # token that completes a character shows that character.
+            run = parts[-1][1] if parts and parts[-1][0] is None else ()
+            before = doc.run_text(run)
+            pieces = [doc.run_text((*run, i))[len(before) :] for i in ids]
+        else:  # each token as the text it adds (end-of-document adds none)
+            pieces = decode([np.array([i], dtype=np.int32) for i in ids])
+        labels = []
+        for i, piece in zip(ids, pieces, strict=True):
+            if i == EOD_ID:
+                labels.append(EOD_LABEL)
+            elif subword and not piece:
+                labels.append(_bytes_label(sequencer, i))
+            else:
+                labels.append(_token_label(piece))
+        width = max(map(len, labels))
+        for k, (i, label) in enumerate(zip(ids, labels, strict=True), 1):
+            out.write(f"{k:>3}  {label:<{width}}  {100 * proba[i]:6.2f}%\n")
+        return ids
+
+    choices = show(*steps[-1])
+    while True:
+        out.write("> ")
+        out.flush()
+        line = sys.stdin.readline()
+        if not line:
+            out.write("\n")
+            break
+        line = line.rstrip("\r\n")
+        command = line.strip()
+        parts, ended = steps[-1]
+        if command in (":q", "quit"):
+            break
+        if command in (":h", "help"):
+            out.write(_INTERACTIVE_HELP + "\n")
+            continue
+        if command == "":
+            choices = show(parts, ended)
+            continue
+        if command in (":b", "back"):
+            if len(steps) == 1:
+                out.write("Nothing to undo.\n")
+                continue
+            steps.pop()
+            choices = show(*steps[-1])
+            continue
+        if ended:
+            out.write("The document has ended: :b goes back, :q leaves.\n")
+            continue
+        gen = re.fullmatch(r":g(?:\s+(\S+))?", command)
+        if gen:
+            n = gen.group(1)
+            if n is not None and not n.isdigit():
+                out.write(f"':g N' needs a whole number of tokens; got {n!r}.\n")
+                continue
+            n = default_n if n is None else int(n)
+            more = {} if n is None else {"max_new_tokens": n}
+            try:
+                ctrl = parse_controls(
+                    {**controls, **more, "random_state": rng}, "generate"
+                )
+                piece = model._continue([doc.ids(parts)], ctrl, decode)[0]
+            except (ValueError, TypeError) as exc:
+                out.write(f"Cannot generate: {exc}\n")
+                continue
+            # Generated text is added as text: the model reads it again as
+            # the sequencer encodes it.
+            steps.append(((*parts, doc.typed(piece)), False))
+        elif command.isdigit():
+            k = int(command)
+            if not 1 <= k <= len(choices):
+                out.write(f"Choose a number from 1 to {len(choices)}.\n")
+                continue
+            token = choices[k - 1]
+            if token == EOD_ID:
+                steps.append((parts, True))
+            else:
+                steps.append((doc.picked(parts, token), False))
+        elif command.startswith(":"):
+            out.write(
+                f"Unknown command {command!r}: :h lists the commands; "
+                f"\\{command} appends the text.\n"
+            )
+            continue
+        else:
+            typed = line[1:] if line.startswith("\\") else line
+            try:
+                steps.append(((*parts, doc.typed(typed)), False))
+            except ValueError as exc:
+                out.write(f"Cannot add that text: {exc}\n")
+                continue
+        choices = show(*steps[-1])
+    out.write(f"\n--- final text ---\n{doc.text(steps[-1][0])}\n")
+    out.flush()
+    return 0
+
+
+# ----------------------------------------------------------------- evaluate
+def evaluate(fitted, docs):
+    """Measures of ``docs`` under a fitted model, as a dict."""
+    model, encode, _ = _text_model(fitted, "evaluate")
+    ids = encode(docs)
+    loglik = float(model.score_samples(ids).sum())
+    n_tokens = sum(len(s) + 1 for s in ids)  # + end-of-document
+    n_chars = sum(len(d) + 1 for d in docs)  # as bits_per_character counts
+    per_token = loglik / n_tokens
+    return {
+        "documents": len(docs),
+        "characters": n_chars,
+        "tokens": n_tokens,
+        "log_likelihood": loglik,
+        "log_likelihood_per_token": per_token,
+        "perplexity": math.exp(min(-per_token, 700.0)),
+        "bits_per_character": -loglik / n_chars / math.log(2),
+    }
+
+
+def cmd_evaluate(args):
+    fitted = load_model(args.model, args.trust_pickle)
+    docs, where = read_documents(args.paths, args.pattern)
+    result = evaluate(fitted, docs)
+    if args.json:
+        _out(json.dumps({"model": args.model, **result}, indent=2))
+        return 0
+    _out(f"{args.model} on {where}")
+    _out(
+        _table(
+            [
+                ["documents", f"{result['documents']:,}"],
+                [
+                    "characters (each end of document counts 1)",
+                    f"{result['characters']:,}",
+                ],
+                ["tokens (end of document included)", f"{result['tokens']:,}"],
+                ["bits per character", f"{result['bits_per_character']:.4f}"],
+                ["perplexity per token", f"{result['perplexity']:.4f}"],
+                [
+                    "log-likelihood per token (nats)",
+                    f"{result['log_likelihood_per_token']:.4f}",
+                ],
+            ]
+        )
+    )
+    return 0
+
+
+# --------------------------------------------------------------------- info
+def describe(fitted):
+    """What ``sklstm info`` reports, as plain data."""
+    model, sequencer = _final_model(fitted)
+    params = {
+        k: v
+        for k, v in model.get_params(deep=False).items()
+        if k not in ("sequencer", "verbose")
+    }
+    if sequencer is not None:
+        params.update({f"sequencer__{k}": v for k, v in sequencer.get_params().items()})
+    history = {k: list(v) for k, v in model.history_.items()}
+    return {
+        "type": type(fitted).__name__,
+        "level": None if sequencer is None else sequencer.level,
+        "vocab_size": int(model.vocab_size_),
+        "parameters": int(model.model_.count_params()),
+        "epochs": int(model.n_epochs_),
+        "best_epoch": int(model.best_epoch_) + 1,
+        "params": params,
+        "history": history,
+    }
+
+
+def _history_table(history, best_epoch):
+    order = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    keys = [k for k in order if k in history]
+    keys += sorted(k for k in history if k not in order)
+    n = max((len(v) for v in history.values()), default=0)
+    rows = []
+    for e in range(n):
+        mark = " *" if e + 1 == best_epoch else ""
+        cells = [f"{e + 1}{mark}"]
+        for key in keys:
+            values = history[key]
+            cells.append(f"{values[e]:.4f}" if e < len(values) else "")
+        rows.append(cells)
+    return _table(rows, header=["epoch", *keys])
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, tuple):
+        return list(value)
+    return repr(value)
+
+
+def cmd_info(args):
+    fitted = load_model(args.model, args.trust_pickle)
+    info = describe(fitted)
+    if args.json:
+        _out(json.dumps({"model": args.model, **info}, indent=2, default=_json_default))
+        return 0
+    level = info["level"] or "token ids (no sequencer)"
+    _out(f"{args.model}: {info['type']}")
+    _out(
+        _table(
+            [
+                ["level", level],
+                ["vocabulary size", f"{info['vocab_size']:,}"],
+                ["network parameters", f"{info['parameters']:,}"],
+                ["epochs trained", info["epochs"]],
+                ["best epoch", info["best_epoch"]],
+            ]
+        )
+    )
+    _out("\nparameters:")
+    _out(_table([[k, _format_value(v)] for k, v in info["params"].items()]))
+    if info["history"]:
+        _out("\nhistory (* marks the best epoch, whose weights the model holds):")
+        _out(_history_table(info["history"], info["best_epoch"]))
+    return 0
+
+
+# --------------------------------------------------------------------- plot
+def cmd_plot(args):
+    try:
+        from sklstm.plotting import _import_figure, plot_history
+
+        _import_figure()
+    except ImportError as exc:
+        raise UserError(str(exc)) from None
+    _check_output(args.output)
+    fitted = load_model(args.model, args.trust_pickle)
+    model, _ = _final_model(fitted)
+    plot_history(fitted, args.output)
+    n = len(model.history_.get("loss", []))
+    _out(
+        f"Saved the learning curves of {n} epoch{'s' if n != 1 else ''} "
+        f"(best: epoch {model.best_epoch_ + 1}) to {args.output}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------- main
+def main(argv=None):
+    """Run the ``sklstm`` command line; return the exit status.
+
+    0 on success, 1 on errors (a missing or damaged file, invalid values),
+    2 on usage errors, 130 when interrupted before anything was trained.
+    """
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    try:
+        parser = build_parser(command)
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    except KeyboardInterrupt:  # while TensorFlow loads
+        _err(command, "error", "interrupted")
+        return 130
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", UserWarning)
+        warnings.simplefilter("always", RuntimeWarning)
+        warnings.showwarning = _show_warning(args.command)
+        try:
+            return args.func(args)
+        except UsageError as exc:
+            parser.commands[args.command].print_usage(sys.stderr)
+            _err(args.command, "error", str(exc))
+            return 2
+        except UserError as exc:
+            _err(args.command, "error", str(exc))
+        except (ValueError, TypeError) as exc:
+            _err(args.command, "error", str(exc))
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly.
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):  # stdout is no file descriptor
+                pass
+            return 141
+        except FileNotFoundError as exc:
+            _err(args.command, "error", f"{exc.filename!r}: no such file")
+        except OSError as exc:
+            name = f"{exc.filename!r}: " if exc.filename else ""
+            _err(args.command, "error", f"{name}{exc.strerror or exc}")
+        except KeyboardInterrupt:
+            sys.stdout.write("\n")
+            _err(args.command, "error", "interrupted")
+            return 130
+        return 1

@@ -1,0 +1,238 @@
+"""Time budget, learning-rate schedule, carried states and precision."""
+
+import time
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import sklstm
+from sklstm import LSTMTextGenerator, _data
+from sklstm._tokens import EOD_ID
+
+DOCS = [
+    "the cat sat on the mat and the dog sat on the log. " * 4,
+    "a bird sang in the tree while the cat slept. " * 4,
+    "the dog ran after the cat across the garden. " * 4,
+]
+
+
+def tiny(**params):
+    base = dict(
+        embedding_dim=4,
+        units=12,
+        sequence_length=10,
+        batch_size=4,
+        epochs=2,
+        validation_fraction=0,
+        early_stopping=False,
+        random_state=0,
+    )
+    return LSTMTextGenerator(**{**base, **params})
+
+
+class RecordRates(keras.callbacks.Callback):
+    """Learning rate seen by every batch of the last fit (fit copies
+    callbacks, so the record is kept on the class)."""
+
+    rates = []
+
+    def on_train_begin(self, logs=None):
+        RecordRates.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        RecordRates.rates.append(float(self.model.optimizer.learning_rate))
+
+
+class Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------- max_time
+def test_max_time_stops_training_and_keeps_a_usable_model():
+    model = tiny(epochs=None, max_time=0.5, callbacks=[Slow]).fit(DOCS)
+    # Stopped by the clock, not by an epoch count: the last epoch was cut
+    # short and still recorded and validated like any other.
+    assert model.n_epochs_ >= 1
+    assert len(model.history_["loss"]) == model.n_epochs_
+    assert 0.5 <= model.training_time_ < 30
+    assert isinstance(model.generate("the ", max_new_tokens=5, random_state=0), str)
+
+
+def test_max_time_cuts_an_epoch_short_and_keeps_the_best_weights():
+    docs = DOCS * 10
+    model = tiny(
+        epochs=50, max_time=0.3, validation_fraction=0.3, early_stopping=True,
+        callbacks=[Slow],
+    ).fit(docs)  # fmt: skip
+    assert model.n_epochs_ < 50
+    assert model.best_epoch_ == int(np.argmin(model.history_["val_loss"]))
+
+
+def test_epochs_limit_training_when_it_comes_before_max_time():
+    model = tiny(epochs=2, max_time=3600).fit(DOCS)
+    assert model.n_epochs_ == 2
+
+
+# ------------------------------------------------------------ schedule
+def test_cosine_schedule_decays_to_zero_and_the_optimizer_keeps_the_peak():
+    model = tiny(epochs=3, learning_rate=0.01, callbacks=[RecordRates])
+    model.fit(DOCS)
+    rates = RecordRates.rates
+    assert rates[0] == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[-1] < 0.01 * 0.2
+    assert float(model.model_.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_constant_schedule_and_partial_fit_keep_the_rate():
+    for model, method in (
+        (tiny(learning_rate_schedule="constant", callbacks=[RecordRates]), "fit"),
+        (tiny(callbacks=[RecordRates]), "partial_fit"),
+    ):
+        getattr(model, method)(DOCS)
+        rates = RecordRates.rates
+        assert rates
+        assert rates == pytest.approx([0.002] * len(rates))
+
+
+# ------------------------------------------------------ carried states
+@pytest.mark.parametrize("length", [11, 12, 25, 57, 400, 1001])
+@pytest.mark.parametrize("window", [1, 5, 10])
+@pytest.mark.parametrize("batch", [1, 3, 64])
+def test_stateful_batches_continue_each_row(length, window, batch):
+    if length <= window:
+        pytest.skip("too short for one window")
+    stream = np.arange(length, dtype=np.int32)
+    rows, steps, max_offset = _data.stateful_layout(length, window, batch)
+    assert 1 <= rows <= batch and steps >= 1 and 0 <= max_offset < window
+    ds = _data.stateful_dataset(stream, window, batch, seed=3, reset_rate=0.5)
+    batches = list(ds.take(2 * steps).as_numpy_iterator())
+    for epoch in range(2):
+        these = batches[epoch * steps : (epoch + 1) * steps]
+        x = np.concatenate([x for (x, _), _ in these], axis=1)
+        y = np.concatenate([y for _, y in these], axis=1)
+        keep = np.stack([keep for (_, keep), _ in these])
+        assert x.shape == (rows, steps * window) and keep.shape == (steps, rows)
+        # Each row is one stretch of the stream, targets one ahead, and rows
+        # follow each other: the states carried from batch to batch belong.
+        np.testing.assert_array_equal(y, x + 1)
+        np.testing.assert_array_equal(np.diff(x, axis=1), 1)
+        np.testing.assert_array_equal(np.diff(x[:, 0]), steps * window)
+        assert x[-1, -1] + 1 < length
+        # Every epoch starts from zero states; later batches keep or reset.
+        assert not keep[0].any() and set(np.unique(keep)) <= {0.0, 1.0}
+
+
+def test_stateful_resets_follow_the_rate():
+    stream = np.arange(20000, dtype=np.int32)
+    _, steps, _ = _data.stateful_layout(20000, 10, 16)
+    for rate in (0.0, 0.25):
+        ds = _data.stateful_dataset(stream, 10, 16, seed=0, reset_rate=rate)
+        keep = np.stack([k for (_, k), _ in ds.take(steps).as_numpy_iterator()])
+        assert abs((1 - keep[1:].mean()) - rate) < 0.03
+
+
+def test_stateful_epochs_start_at_different_offsets():
+    stream = np.arange(5000, dtype=np.int32)
+    _, steps, _ = _data.stateful_layout(5000, 50, 8)
+    ds = _data.stateful_dataset(stream, 50, 8, seed=1)
+    firsts = [
+        int(x[0, 0])
+        for i, ((x, _), _) in enumerate(ds.take(6 * steps).as_numpy_iterator())
+        if i % steps == 0
+    ]
+    assert len(set(firsts)) > 1
+
+
+def test_stateful_training_carries_states_between_batches():
+    tiny(stateful=True, epochs=1, callbacks=[StatesSeen]).fit(DOCS * 4)
+    seen = StatesSeen.norms
+    assert seen[0] == 0  # every epoch starts from zero states
+    assert max(seen[1:]) > 0  # later batches start where the last ended
+
+
+def test_auto_carries_states_for_long_documents_only():
+    long_docs = ["the cat sat on the mat. " * 40] * 3  # 24 windows each
+    short_docs = ["the cat sat.", "a dog ran.", "birds sang."] * 20
+    assert tiny(epochs=1).fit(long_docs).stateful_ is True
+    assert tiny(epochs=1).fit(short_docs).stateful_ is False
+    assert tiny(epochs=1, stateful=False).fit(long_docs).stateful_ is False
+
+
+def test_stateless_training_has_no_carried_states():
+    tiny(stateful=False, epochs=1, callbacks=[StatesSeen]).fit(DOCS * 4)
+    assert StatesSeen.norms == []
+
+
+class StatesSeen(keras.callbacks.Callback):
+    """Size of the first carried state before each batch of the last fit."""
+
+    norms = []
+
+    def on_train_begin(self, logs=None):
+        StatesSeen.norms = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        StatesSeen.norms += [
+            float(np.abs(np.asarray(s)).sum()) for s in self.model.states[:1]
+        ]
+
+
+@pytest.mark.parametrize("stateful", [True, False])
+def test_both_training_modes_learn(stateful):
+    pattern = "abcdefgh " * 30
+    model = tiny(
+        stateful=stateful, units=32, embedding_dim=8, epochs=6,
+        learning_rate=0.02, sequence_length=16,
+    ).fit([pattern] * 6)  # fmt: skip
+    loss = model.history_["loss"]
+    assert loss[-1] < loss[0] / 2
+    assert model.generate("abcd", max_new_tokens=4, temperature=0) == "efgh"
+
+
+# ---------------------------------------------------------- precision
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_scores_generates_and_saves(policy, tmp_path):
+    model = tiny(dtype_policy=policy, validation_fraction=0.3).fit(DOCS)
+    assert model.model_.get_layer("lstm_0").compute_dtype == policy.split("_")[1]
+    assert model.model_.get_layer("logits").compute_dtype == "float32"
+    assert all(w.dtype == np.float32 for w in model.model_.get_weights())
+    assert np.isfinite(model.history_["loss"]).all()
+    text = model.generate("the ", max_new_tokens=8, random_state=0)
+    path = tmp_path / "mixed.sklstm"
+    model.save(path)
+    loaded = sklstm.load(path)
+    assert loaded.generate("the ", max_new_tokens=8, random_state=0) == text
+    assert loaded.score(DOCS) == pytest.approx(model.score(DOCS), rel=1e-6)
+
+
+def test_recurrent_dropout_warns_once_that_it_rules_out_cudnn():
+    from sklstm import generator
+
+    generator._WARNED.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            tiny(recurrent_dropout=0.2, epochs=1).fit(DOCS)
+    cudnn = [w for w in caught if "cuDNN" in str(w.message)]
+    assert len(cudnn) == 1
+
+
+def test_defaults_stay_cudnn_eligible():
+    model = tiny(epochs=1).fit(DOCS)
+    for layer in model.model_.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            assert layer.activation is keras.activations.tanh
+            assert layer.recurrent_activation is keras.activations.sigmoid
+            assert layer.cell.recurrent_dropout == 0
+            assert layer.cell.use_bias and not layer.unroll
+
+
+def test_end_of_document_id_is_what_stateful_rows_cross():
+    # Documents are joined with end-of-document ids, so a carried state passes
+    # from one document into the next only through that marker.
+    stream = _data.join_documents([np.array([5, 6]), np.array([7])])
+    assert list(stream) == [EOD_ID, 5, 6, EOD_ID, 7, EOD_ID]
