@@ -6,7 +6,7 @@ documents are used for nothing but the final measure. Each method gets the
 same training documents and ``--budget`` seconds of training (default 300):
 
 - sklstm: ``LSTMTextGenerator()`` with its defaults at char level, trained
-  for at most the budget (its ``max_time`` parameter, or where the
+  for at most the budget (``max_time=budget, epochs=None``, or where the
   installed version lacks it, a Keras callback that stops training at the
   first batch end past the budget), plus any ``--sklstm-params key=value``
   overrides (``--sklstm-params batch_size=128 dropout=0.1``). It may hold out
@@ -165,6 +165,7 @@ def fit_sklstm(level, train, budget, overrides, seed):
     has_max_time = common.supports_max_time()
     if has_max_time:
         params["max_time"] = budget
+        params["epochs"] = None  # the budget is the only limit
     params.update(overrides)
     gen.set_params(**params)
     batch_timer, time_limit = common.keras_callbacks()
@@ -275,6 +276,14 @@ def main():
         help="LSTMTextGenerator parameters, as Python literals",
     )
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE[,KEY=VALUE...]",
+        help="an extra sklstm char run with these parameters on top of "
+        "--sklstm-params (repeatable), e.g. --variant batch_size=128",
+    )
+    parser.add_argument(
         "--max-chars", type=int, help="cut each document (none; quick 1500)"
     )
     parser.add_argument("--seed", type=int, default=0, help="models' seed")
@@ -329,6 +338,21 @@ def main():
         results.append((label, info, bpc, own))
         if level == "char":
             char_vocabulary = gen.sequencer_.vocabulary_
+        print(f"  {info['tokens']:,} tokens, {bpc:.4f} bpc held-out", flush=True)
+        del gen
+
+    for variant in args.variant:
+        extra = parse_params([v for v in variant.split(",") if v])
+        label = "sklstm char " + ", ".join(f"{k}={v!r}" for k, v in extra.items())
+        print(f"[{time.perf_counter() - start:.0f} s] training {label}", flush=True)
+        gen, info = fit_sklstm(
+            "char", train, args.budget, {**overrides, **extra}, args.seed
+        )
+        sequences = gen.sequencer_.transform(test)
+        bpc = bits_per_char(heldout_log_likelihood(gen.model_, sequences), test)
+        own = sklstm.bits_per_character(gen, test)
+        info["vocab"] = gen.vocab_size_
+        results.append((label, info, bpc, own))
         print(f"  {info['tokens']:,} tokens, {bpc:.4f} bpc held-out", flush=True)
         del gen
 

@@ -95,7 +95,7 @@ def test_constant_schedule_and_partial_fit_keep_the_rate():
         getattr(model, method)(DOCS)
         rates = RecordRates.rates
         assert rates
-        assert rates == pytest.approx([0.002] * len(rates))
+        assert rates == pytest.approx([model.learning_rate] * len(rates))
 
 
 # ------------------------------------------------------ carried states
@@ -157,8 +157,8 @@ def test_stateful_training_carries_states_between_batches():
 def test_auto_carries_states_for_long_documents_only():
     long_docs = ["the cat sat on the mat. " * 40] * 3  # 24 windows each
     short_docs = ["the cat sat.", "a dog ran.", "birds sang."] * 20
-    assert tiny(epochs=1).fit(long_docs).stateful_ is True
-    assert tiny(epochs=1).fit(short_docs).stateful_ is False
+    assert tiny(epochs=1, stateful="auto").fit(long_docs).stateful_ is True
+    assert tiny(epochs=1, stateful="auto").fit(short_docs).stateful_ is False
     assert tiny(epochs=1, stateful=False).fit(long_docs).stateful_ is False
 
 
