@@ -99,6 +99,20 @@ def save(estimator, path):
     -----
     Callbacks are not saved (they are code); a ``RandomState`` instance as
     ``random_state`` is saved as None.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import sklstm
+    >>> from sklstm import LSTMTextGenerator
+    >>> from sklstm.persistence import save
+    >>> docs = ["the cat sat on the mat. " * 10, "the dog sat on the log. " * 10]
+    >>> model = LSTMTextGenerator(units=8, embedding_dim=4, sequence_length=10,
+    ...                           epochs=1, random_state=0).fit(docs)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.sklstm")
+    >>> save(model, path)  # the same as model.save(path)
+    >>> sklstm.load(path).score(docs) == model.score(docs)
+    True
     """
     from sklearn.utils.validation import check_is_fitted
 
@@ -218,6 +232,7 @@ def load(path):
     >>> import tempfile
     >>> import sklstm
     >>> from sklstm import LSTMTextGenerator
+    >>> from sklstm.persistence import save
     >>> docs = ["the cat sat on the mat. " * 10, "the dog sat on the log. " * 10]
     >>> model = LSTMTextGenerator(units=8, embedding_dim=4, sequence_length=10,
     ...                           epochs=1, validation_fraction=0,
