@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-PAD_ID, OOV_ID, EOD_ID = 0, 1, 2  # as in sklstm's reserved ids
+from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID  # noqa: F401 - for the scripts
 
 
 # ------------------------------------------------------------------ machine
@@ -108,16 +108,10 @@ def load_corpus(fraction=1.0, repeat=1):
 
 
 def join_documents(sequences):
-    """One int32 stream: ``EOD d1 EOD d2 ... EOD`` (as sklstm trains on)."""
-    total = sum(len(s) for s in sequences) + len(sequences) + 1
-    stream = np.empty(total, dtype=np.int32)
-    pos = 0
-    for seq in sequences:
-        stream[pos] = EOD_ID
-        stream[pos + 1 : pos + 1 + len(seq)] = seq
-        pos += len(seq) + 1
-    stream[pos] = EOD_ID
-    return stream
+    """One int32 stream: ``EOD d1 EOD d2 ... EOD``, exactly as sklstm trains on."""
+    from sklstm._data import join_documents as join
+
+    return join(sequences)
 
 
 def stream_bytes(sequences):

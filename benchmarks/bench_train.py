@@ -100,17 +100,19 @@ def make_sequencer(config):
     return TextSequencer(level="word", max_words=cfg["max_words"])
 
 
+def encoded_stream(config, docs):
+    """Vocabulary size and joined id stream of ``docs`` for ``config``."""
+    sequencer = make_sequencer(config).fit(docs)
+    return sequencer.vocab_size_, common.join_documents(sequencer.transform(docs))
+
+
 # -------------------------------------------------------------------- child
 def run_classic(args, cfg, docs, timer, out):
     import keras
     import numpy as np
 
     window, batch = args.classic_window, args.batch
-    sequencer = make_sequencer(args.child[1]).fit(docs)
-    vocab = sequencer.vocab_size_
-    ids = sequencer.transform(docs)
-    stream = common.join_documents(ids)
-    del ids
+    vocab, stream = encoded_stream(args.child[1], docs)
     out["rss_loaded"] = common.rss_now()
     # The recipe: every window materialised, every target one-hot.
     x = np.lib.stride_tricks.sliding_window_view(stream[:-1], window).copy()
@@ -145,11 +147,7 @@ def run_reference(args, cfg, docs, timer, out):
     import keras
 
     window, batch = args.window, args.batch
-    sequencer = make_sequencer(args.child[1]).fit(docs)
-    vocab = sequencer.vocab_size_
-    ids = sequencer.transform(docs)
-    stream = common.join_documents(ids)
-    del ids
+    vocab, stream = encoded_stream(args.child[1], docs)
     n = (len(stream) - 1) // window  # non-overlapping windows
     x = stream[: n * window].reshape(n, window)
     y = stream[1 : n * window + 1].reshape(n, window)

@@ -46,6 +46,15 @@ def n_windows(stream_length, window, *, shuffle):
     return max(0, (stream_length - 1) // window)
 
 
+def _epoch_draw(seed, epoch, max_offset):
+    """The stateless key of an epoch, and its start offset in [0, max_offset]."""
+    key = tf.stack([tf.constant(seed, tf.int64), epoch])
+    offset = tf.random.stateless_uniform(
+        [], seed=key, minval=0, maxval=max_offset + 1, dtype=tf.int32
+    )
+    return key, offset
+
+
 def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches, both (batch, window).
 
@@ -66,10 +75,7 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
 
     def epoch(e):
         if shuffle:
-            key = tf.stack([tf.constant(seed, tf.int64), e])
-            offset = tf.random.stateless_uniform(
-                [], seed=key, minval=0, maxval=max_offset + 1, dtype=tf.int32
-            )
+            key, offset = _epoch_draw(seed, e, max_offset)
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(count), seed=key + 1
             )
@@ -127,10 +133,7 @@ def stateful_dataset(
     stream = tf.constant(stream, dtype=tf.int32)
 
     def epoch(e):
-        key = tf.stack([tf.constant(seed, tf.int64), e])
-        offset = tf.random.stateless_uniform(
-            [], seed=key, minval=0, maxval=max_offset + 1, dtype=tf.int32
-        )
+        key, offset = _epoch_draw(seed, e, max_offset)
         x = tf.reshape(stream[offset : offset + length], [rows, steps * window])
         y = tf.reshape(stream[offset + 1 : offset + 1 + length], [rows, steps * window])
         draws = tf.random.stateless_uniform([steps, rows], seed=key + 1)

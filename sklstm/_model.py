@@ -108,6 +108,11 @@ class Network:
         self.embedding = model.get_layer("embedding")
         self.lstms = [layer for layer in model.layers if layer.name.startswith("lstm_")]
         names = {layer.name for layer in model.layers}
+        self.dropouts = {
+            layer.name: layer
+            for layer in model.layers
+            if layer.name.startswith("dropout_")
+        }
         self.dense = model.get_layer("dense") if "dense" in names else None
         self.head = model.get_layer("logits")
         self.units = [layer.units for layer in self.lstms]
@@ -130,11 +135,12 @@ class Network:
         """Flat list ``[h0, c0, h1, c1, ...]`` of zero states."""
         return [tf.zeros([batch, u]) for u in self.units for _ in (0, 1)]
 
-    def features(self, ids, states, mask=None):
-        """Run embedding, LSTMs and the optional Dense layer over ``ids``.
+    def features(self, ids, states, mask=None, training=False):
+        """Run embedding, LSTMs (with their dropout when ``training``) and
+        the optional Dense layer over ``ids``.
 
         Returns the features before the output layer, shape
-        (batch, time, features), and the final states.
+        (batch, time, features), and the final states, float32.
         """
         x = self.embedding(ids)  # (batch, time, embedding_dim)
         new_states = []
@@ -142,8 +148,11 @@ class Network:
             initial = [
                 tf.cast(s, lstm.compute_dtype) for s in states[2 * k : 2 * k + 2]
             ]
-            x, h, c = lstm(x, initial_state=initial, mask=mask)
+            x, h, c = lstm(x, initial_state=initial, mask=mask, training=training)
             new_states += [tf.cast(h, tf.float32), tf.cast(c, tf.float32)]
+            dropout = self.dropouts.get(f"dropout_{k}")
+            if dropout is not None:
+                x = dropout(x, training=training)
         if self.dense is not None:
             x = self.dense(x)
         return x, new_states

@@ -18,6 +18,8 @@ import time
 import keras
 import tensorflow as tf
 
+from sklstm._model import Network
+
 try:  # how Keras's own train_step reports the loss under tf.distribute
     from keras.src.losses.loss import unscale_loss_for_distribution
 except ImportError:  # pragma: no cover - a Keras that moved it
@@ -42,25 +44,14 @@ class Trainer(keras.Model):
         super().__init__(name="trainer")
         self.network = network
         self.rows = rows
-        names = [layer.name for layer in network.layers]
-        self._lstms = [
-            layer for layer in network.layers if layer.name.startswith("lstm_")
-        ]
-        self._dropouts = {
-            layer.name: layer
-            for layer in network.layers
-            if layer.name.startswith("dropout_")
-        }
-        self._dense = network.get_layer("dense") if "dense" in names else None
-        self._embedding = network.get_layer("embedding")
-        self._head = network.get_layer("logits")
+        self._net = Network(network)
         self.states = []
         if rows is not None:
-            for k, lstm in enumerate(self._lstms):
+            for k, units in enumerate(self._net.units):
                 for part in ("h", "c"):
                     self.states.append(
                         self.add_weight(
-                            shape=(rows, lstm.units),
+                            shape=(rows, units),
                             initializer="zeros",
                             trainable=False,
                             name=f"state_{part}{k}",
@@ -70,29 +61,17 @@ class Trainer(keras.Model):
     def call(self, ids, training=False):
         return self.network(ids, training=training)
 
-    def reset_states(self):
-        for state in self.states:
-            state.assign(tf.zeros_like(state))
+    def get_layer(self, name=None, index=None):
+        """The network's layer, so that callbacks find ``"logits"`` and the
+        rest by name."""
+        return self.network.get_layer(name, index)
 
     def _forward(self, ids, keep, training):
         """Logits from the carried states (rows with ``keep`` 0 from zeros),
         and the new states."""
-        x = self._embedding(ids)
-        new_states = []
-        keep = keep[:, None]
-        for k, lstm in enumerate(self._lstms):
-            initial = [
-                tf.cast(s * keep, lstm.compute_dtype)
-                for s in self.states[2 * k : 2 * k + 2]
-            ]
-            x, h, c = lstm(x, initial_state=initial, training=training)
-            new_states += [h, c]
-            dropout = self._dropouts.get(f"dropout_{k}")
-            if dropout is not None:
-                x = dropout(x, training=training)
-        if self._dense is not None:
-            x = self._dense(x)
-        return self._head(x), new_states
+        states = [s * keep[:, None] for s in self.states]
+        x, new_states = self._net.features(ids, states, training=training)
+        return self._net.head(x), new_states
 
     def train_step(self, data):
         if self.rows is None:
@@ -111,7 +90,7 @@ class Trainer(keras.Model):
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         for state, value in zip(self.states, new_states, strict=True):
-            state.assign(tf.stop_gradient(tf.cast(value, state.dtype)))
+            state.assign(tf.stop_gradient(value))
         return self.compute_metrics(x, y, logits)
 
 

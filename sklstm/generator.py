@@ -547,12 +547,7 @@ class LSTMTextGenerator(BaseEstimator):
         )
         if self.dtype_policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        self.model_.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
-        )
+        _compile(self.model_, optimizer)
         self.history_ = {}
         self.n_epochs_ = 0
         self.best_epoch_ = -1
@@ -656,12 +651,9 @@ class LSTMTextGenerator(BaseEstimator):
             n_train = _data.n_windows(len(train_stream), window, shuffle=True)
             steps = -(-n_train // batch_size)
             trainer = Trainer(self.model_)
-        trainer.compile(
-            optimizer=self.model_.optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
-        )
+        # The trainer shares the network's optimizer, so its state is what
+        # warm starts and saved files keep.
+        _compile(trainer, self.model_.optimizer)
         val_ds = None
         if val_sequences:
             val_stream = _data.join_documents(val_sequences)
@@ -1028,6 +1020,16 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+def _compile(model, optimizer):
+    """Compile for next-token training: sparse cross-entropy on logits."""
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=False,  # XLA is slower on CPU and bypasses cuDNN on GPU
+    )
 
 
 _WARNED = set()
