@@ -66,6 +66,34 @@ def describe_run():
     ]
 
 
+# ---------------------------------------------------------------- children
+RESULT_TAG = "RESULT "
+
+
+def run_child(command, label):
+    """Run a benchmark child process; return the dict it printed, or None.
+
+    The child prints one line ``RESULT <json>``; ``wall`` (seconds) is
+    added. A failure prints the end of the child's output under ``label``.
+    """
+    import json
+    import subprocess
+
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        print(f"  {label} failed ({proc.returncode}):\n{tail}", flush=True)
+        return None
+    result = json.loads(lines[-1][len(RESULT_TAG) :])
+    result["wall"] = wall
+    return result
+
+
 # ------------------------------------------------------------------- memory
 def rss_now():
     """Current resident set size in bytes (from /proc/self/status)."""

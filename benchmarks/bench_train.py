@@ -69,7 +69,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 
@@ -88,7 +87,7 @@ CONFIGS = {
         "dense_units": 128,
     },
 }
-RESULT_TAG = "RESULT "
+RESULT_TAG = common.RESULT_TAG
 
 
 def make_sequencer(config):
@@ -276,18 +275,10 @@ def run_child(args, method, config, seconds, repeat):
         "--batch",
         str(args.batch),
     ]
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env)
-    wall = time.perf_counter() - start
-    lines = [x for x in proc.stdout.splitlines() if x.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        print(f"  {method} {config} x{repeat} failed ({proc.returncode}):\n{tail}")
+    result = common.run_child(command, f"{method} {config} x{repeat}")
+    if result is None:
         return None
-    result = json.loads(lines[-1][len(RESULT_TAG) :])
-    result["child_wall"] = wall
+    wall = result["child_wall"] = result["wall"]
     print(
         f"  {config:<4} {method:<9} x{repeat:<2} {result['tokens_per_s']:>10,.0f} "
         f"tokens/s, peak {common.mb(result['peak_rss'])} MB ({wall:.0f} s)",

@@ -22,6 +22,7 @@ True
 
 from importlib import import_module
 
+from sklstm._corpus import IdCorpus
 from sklstm.datasets import load_python_docs
 from sklstm.metrics import bits_per_character, neg_bits_per_character_scorer
 from sklstm.sequencer import TextSequencer
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LSTMTextGenerator",
     "TextSequencer",
+    "IdCorpus",
     "generate",
     "stream",
     "load",

@@ -8,7 +8,9 @@ last one followed by the end-of-document id::
 A window of length ``L`` starting at ``s`` is ``stream[s : s + L]`` and its
 targets are ``stream[s + 1 : s + L + 1]``: every position predicts its next
 token. Windows are gathered batch by batch inside ``tf.data``; the only array
-that scales with the corpus is the stream itself.
+that scales with the corpus is the stream itself. A stream kept on disk (a
+:class:`~sklstm._corpus.DiskStream`) is read with ``tf.data`` file readers
+instead, so that memory holds a fixed buffer of windows, not the stream.
 """
 
 from __future__ import annotations
@@ -16,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from sklstm._corpus import DiskStream
 from sklstm._tokens import EOD_ID
+
+# Streams on disk: windows per block read in one go, blocks read at once (in
+# random order), and windows shuffled in memory.
+_BLOCK_WINDOWS = 256
+_CYCLE_BLOCKS = 16
+_SHUFFLE_WINDOWS = 8192
+_READ_BUFFER = 1 << 16
 
 
 def join_documents(sequences):
@@ -66,6 +76,13 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
     pass ``steps_per_epoch`` to ``fit``. ``first_epoch`` numbers the first
     epoch, so that training continued later sees new orders.
     """
+    if isinstance(stream, DiskStream):
+        return _finish(
+            _disk_window_dataset(
+                stream, window, batch_size, seed=seed, shuffle=shuffle,
+                first_epoch=first_epoch,
+            )
+        )  # fmt: skip
     stream = tf.constant(stream, dtype=tf.int32)
     count = n_windows(int(stream.shape[0]), window, shuffle=shuffle)
     span = tf.range(window + 1)
@@ -91,9 +108,83 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(gather)
 
     if not shuffle:  # one pass, of known length
-        return epoch(tf.constant(0, tf.int64)).prefetch(tf.data.AUTOTUNE)
+        return _finish(epoch(tf.constant(0, tf.int64)))
     epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
-    return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+    return _finish(epochs.flat_map(epoch))
+
+
+def _finish(dataset):
+    """Prefetch; under a tf.distribute strategy, shard by batch, not by file."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _records(stream, start, count, window):
+    """``count`` windows of ids read from ``stream`` from token ``start`` on."""
+    size = stream.dtype.itemsize
+    header = tf.cast(start, tf.int64) * size
+    count = tf.cast(count, tf.int64)
+    footer = stream.n_tokens * size - header - count * window * size
+    records = tf.data.FixedLengthRecordDataset(
+        stream.path,
+        record_bytes=window * size,
+        header_bytes=header,
+        footer_bytes=footer,
+        buffer_size=_READ_BUFFER,
+    )
+    dtype = tf.as_dtype(stream.dtype)
+    return records.map(lambda r: tf.cast(tf.io.decode_raw(r, dtype), tf.int32))
+
+
+def _pairs(stream, start, count, window):
+    """(inputs, targets) of ``count`` consecutive windows from ``start``."""
+    return tf.data.Dataset.zip(
+        _records(stream, start, count, window),
+        _records(stream, start + 1, count, window),
+    )
+
+
+def _disk_window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch):
+    """:func:`window_dataset` for a stream on disk.
+
+    A shuffled epoch starts at a random offset, as in memory; its windows are
+    read in blocks of consecutive windows, the blocks in a random order and
+    several at a time, and the windows then pass through a shuffle buffer,
+    so memory holds a fixed number of windows whatever the corpus size.
+    """
+    count = n_windows(stream.n_tokens, window, shuffle=shuffle)
+    if not shuffle:  # one pass; Keras needs to know its length
+        batches = _pairs(stream, 0, count, window).batch(batch_size)
+        n_batches = -(-count // batch_size)
+        return batches.apply(tf.data.experimental.assert_cardinality(n_batches))
+    max_offset = min(window - 1, stream.n_tokens - 1 - count * window)
+    n_blocks = -(-count // _BLOCK_WINDOWS)
+
+    def epoch(e):
+        key, offset = _epoch_draw(seed, e, max_offset)
+        start = tf.cast(offset, tf.int64)
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n_blocks, dtype=tf.int64), seed=key + 1
+        )
+        shuffle_seed = tf.random.stateless_uniform(
+            [], seed=key + 2, minval=0, maxval=np.iinfo(np.int64).max, dtype=tf.int64
+        )
+
+        def block(b):
+            first = tf.cast(b, tf.int64) * _BLOCK_WINDOWS
+            size = tf.minimum(tf.constant(_BLOCK_WINDOWS, tf.int64), count - first)
+            return _pairs(stream, start + first * window, size, window)
+
+        windows = tf.data.Dataset.from_tensor_slices(order).interleave(
+            block, cycle_length=_CYCLE_BLOCKS, block_length=1
+        )
+        return windows.shuffle(_SHUFFLE_WINDOWS, seed=shuffle_seed).batch(batch_size)
+
+    epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+    return epochs.flat_map(epoch)
 
 
 def stateful_layout(stream_length, window, batch_size):
@@ -130,6 +221,13 @@ def stateful_dataset(
     """
     rows, steps, max_offset = stateful_layout(len(stream), window, batch_size)
     length = rows * steps * window
+    if isinstance(stream, DiskStream):
+        return _finish(
+            _disk_stateful_dataset(
+                stream, window, rows, steps, max_offset, seed=seed,
+                first_epoch=first_epoch, reset_rate=reset_rate,
+            )
+        )  # fmt: skip
     stream = tf.constant(stream, dtype=tf.int32)
 
     def epoch(e):
@@ -148,4 +246,34 @@ def stateful_dataset(
         return tf.data.Dataset.range(steps).map(batch)
 
     epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
-    return epochs.flat_map(epoch).prefetch(tf.data.AUTOTUNE)
+    return _finish(epochs.flat_map(epoch))
+
+
+def _disk_stateful_dataset(
+    stream, window, rows, steps, max_offset, *, seed, first_epoch, reset_rate
+):
+    """:func:`stateful_dataset` for a stream on disk: one reader per row."""
+
+    def epoch(e):
+        key, offset = _epoch_draw(seed, e, max_offset)
+        start = tf.cast(offset, tf.int64)
+
+        def row(r):
+            return _pairs(stream, start + r * steps * window, steps, window)
+
+        windows = tf.data.Dataset.range(rows).interleave(
+            row, cycle_length=rows, block_length=1
+        )
+
+        def with_keep(j, batch):
+            x, y = batch
+            draws = tf.random.stateless_uniform(
+                [rows], seed=tf.random.experimental.stateless_fold_in(key + 1, j)
+            )
+            keep = tf.cast(draws >= reset_rate, tf.float32) * tf.cast(j > 0, tf.float32)
+            return (x, keep), y
+
+        return windows.batch(rows).enumerate().map(with_keep)
+
+    epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
+    return epochs.flat_map(epoch)

@@ -8,6 +8,12 @@ truncated backpropagation through time as in char-rnn, so training sees the
 long contexts that generation and scoring use. Gradients stop at window
 boundaries. The wrapper owns no weights of its own besides the states; the
 network's layers, and so its cuDNN eligibility, are unchanged.
+
+Under a ``tf.distribute`` strategy the trainer is created in the strategy's
+scope, and Keras splits each batch between the replicas. Keras 3's own
+``fit`` fails under ``MultiWorkerMirroredStrategy`` across machines
+(keras-team/keras#20585); the trainer works around both places where it
+does (see ``_maybe_symbolic_build`` and ``_logs_for_reduction``).
 """
 
 from __future__ import annotations
@@ -61,6 +67,17 @@ class Trainer(keras.Model):
     def call(self, ids, training=False):
         return self.network(ids, training=training)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy, Keras learns the input shapes by
+        # reducing a first batch over the replicas, which
+        # MultiWorkerMirroredStrategy refuses ("Attempt to convert a value
+        # (PerReplica...)", keras-team/keras#20585). The batches' structure
+        # is known: (ids, targets), both int32 (batch, time).
+        if iterator is not None and self.rows is None:
+            ids = tf.TensorSpec([None, None], tf.int32)
+            iterator, data_batch = None, (ids, ids)
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def get_layer(self, name=None, index=None):
         """The network's layer, so that callbacks find ``"logits"`` and the
         rest by name."""
@@ -75,7 +92,7 @@ class Trainer(keras.Model):
 
     def train_step(self, data):
         if self.rows is None:
-            return super().train_step(data)
+            return self._logs_for_reduction(super().train_step(data))
         (x, keep), y = data
         # As Keras's own train_step, with the states carried.
         with tf.GradientTape() as tape:
@@ -92,6 +109,29 @@ class Trainer(keras.Model):
         for state, value in zip(self.states, new_states, strict=True):
             state.assign(tf.stop_gradient(value))
         return self.compute_metrics(x, y, logits)
+
+    def test_step(self, data):
+        return self._logs_for_reduction(super().test_step(data))
+
+    def _logs_for_reduction(self, logs):
+        """Step logs as Keras can average them over the replicas.
+
+        Across machines (MultiWorkerMirroredStrategy with a cluster), Keras
+        averages each log with ``strategy.reduce("MEAN", value, axis=0)``,
+        which fails on scalars (keras-team/keras#20585): give them that axis,
+        along which the reduction averages over the replicas as intended.
+        """
+        if not _across_machines(self.distribute_strategy):
+            return logs
+        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+
+
+def _across_machines(strategy):
+    """Whether ``strategy`` is a MultiWorkerMirroredStrategy over a cluster."""
+    return (
+        isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        and strategy.extended._in_multi_worker_mode()
+    )
 
 
 class Budget(keras.callbacks.Callback):

@@ -314,6 +314,9 @@ Documents: each file is one document; when the input is exactly one file,
 it is split into documents at blank lines (paragraphs), so that whole
 documents can be held out for validation. Without PATHS, sklstm trains on
 the embedded corpus (the documentation topics every Python ships).
+With --stream, each file is one document, read piece by piece: the ids go
+to a temporary file and training reads its windows from there, so memory
+does not grow with the corpus (for corpora larger than memory).
 
 Progress: a Keras progress bar on a terminal, one line per epoch otherwise,
 nothing with --quiet. Ctrl-C stops training and still saves the model, with
@@ -324,6 +327,7 @@ examples:
   sklstm train books/ --pattern '*.md' --epochs 20 -o books.sklstm
   sklstm train notes.txt --level word --units 128,128 --dense-units 128
   sklstm train books/ --level subword --vocab-size 2000 --sequence-length 50
+  sklstm train big_corpus/ --stream --max-time 3600 --epochs none
 """
 
 _INTERACTIVE_HELP = """\
@@ -429,6 +433,12 @@ def _add_train_parser(subparsers, lib):
         metavar="GLOB",
         default="*.txt",
         help="file name pattern in folders (default: %(default)s)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the files piece by piece and train from their ids on disk "
+        "(each file one document; for corpora larger than memory)",
     )
     p.add_argument(
         "--level",
@@ -811,7 +821,12 @@ def _train_summary(model, seconds, path):
 def cmd_train(args):
     from sklstm import LSTMTextGenerator, load_python_docs
 
-    if args.paths:
+    if args.stream:
+        if not args.paths:
+            raise UsageError("--stream reads files: give them as PATH arguments")
+        docs = _find_files(args.paths, args.pattern)
+        where = f"{len(docs)} file{'s' if len(docs) != 1 else ''}, streamed"
+    elif args.paths:
         docs, where = read_documents(args.paths, args.pattern)
     else:
         docs, where = load_python_docs(), "the embedded corpus (Python docs)"
@@ -837,6 +852,8 @@ def cmd_train(args):
         sequencer__max_words=args.max_words,
         sequencer__vocab_size=args.vocab_size,
     )
+    if args.stream:
+        params["sequencer__input"] = "filename"
     if args.max_time is not None:
         if "max_time" not in model.get_params():
             raise UserError(
@@ -845,9 +862,16 @@ def cmd_train(args):
             )
         params["max_time"] = args.max_time
     model.set_params(**params)
-    chars = sum(len(doc) for doc in docs)
     if not args.quiet:
-        _out(f"Training on {len(docs)} documents ({chars:,} characters) from {where}.")
+        if args.stream:
+            size = sum(os.path.getsize(path) for path in docs)
+            _out(f"Training on {size:,} bytes of text from {where}.")
+        else:
+            chars = sum(len(doc) for doc in docs)
+            _out(
+                f"Training on {len(docs)} documents ({chars:,} characters) "
+                f"from {where}."
+            )
         sys.stdout.flush()
 
     interrupted = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import os
 import warnings
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
@@ -16,7 +17,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from sklstm import _data
+from sklstm import _data, _distribute
+from sklstm._corpus import DiskStream, IdCorpus, check_sources
+from sklstm._device import share_gpus
 from sklstm._generation import (
     MAX_SEED,
     continue_prompts,
@@ -126,6 +129,34 @@ class LSTMTextGenerator(BaseEstimator):
         and keep float32 weights and logits: ``"mixed_float16"`` (with loss
         scaling) for GPUs with tensor cores, ``"mixed_bfloat16"`` for TPUs
         and recent CPUs and GPUs. Generation always runs in float32.
+    distribution_strategy : tf.distribute.Strategy, \
+            {"mirrored", "multi_worker_mirrored"} or None, default=None
+        Train data-parallel with tf.distribute. The network, its optimizer
+        and the training wrapper are created under ``strategy.scope()``;
+        each batch of ``batch_size`` windows (the global batch) is split
+        between the replicas and their gradients are averaged, so an update
+        is the one a single device would make on the whole batch. None
+        trains without tf.distribute. Instances:
+        ``tf.distribute.MirroredStrategy()`` for the GPUs of one machine,
+        ``tf.distribute.MultiWorkerMirroredStrategy()`` for several machines
+        (it reads the cluster from ``TF_CONFIG`` and must be created at
+        program start-up, before TensorFlow runs anything: create it first
+        thing in the script, and run the same script on every machine). A
+        name creates that strategy with default arguments at the first
+        ``fit`` that needs it and reuses it in the process; this keeps the
+        estimator picklable, but on a cluster ``"multi_worker_mirrored"``
+        then fails if TensorFlow ran before in the process (a fitted or
+        loaded model, a tensor), so in scripts the instance is the reliable
+        form. ``clone`` shares an instance; pickles and :meth:`save` hold
+        None in its place, so a reloaded model trains on one device unless
+        given a strategy again. Generation and scoring run outside the
+        strategy, on one device. A strategy rules out ``stateful=True``
+        (``"auto"`` chooses False); across machines it also rules out
+        ``max_time`` (workers stopping after different batches would wait
+        for each other forever; training is not synchronised on time, so
+        set ``epochs``) and needs an int ``random_state`` (every worker must
+        hold out the same documents and draw the same batches). See the
+        README's "Training on several GPUs or machines".
     validation_fraction : float, default=0.1
         Fraction of whole documents held out to measure validation loss each
         epoch (at least one document when there are two or more). 0 trains on
@@ -190,6 +221,16 @@ class LSTMTextGenerator(BaseEstimator):
     ...                         epochs=2, validation_fraction=0, random_state=0)
     >>> gen.fit(docs).generate("the ", max_new_tokens=10, random_state=0)
     '...'
+
+    Data-parallel on every GPU of the machine (or on its CPU):
+
+    >>> import tensorflow as tf
+    >>> strategy = tf.distribute.MirroredStrategy()
+    >>> gen = LSTMTextGenerator(units=32, embedding_dim=8, sequence_length=20,
+    ...                         batch_size=16, epochs=1, random_state=0,
+    ...                         distribution_strategy=strategy).fit(docs)
+    >>> gen.model_.distribute_strategy is strategy
+    True
     """
 
     def __init__(
@@ -211,6 +252,7 @@ class LSTMTextGenerator(BaseEstimator):
         learning_rate_schedule="cosine",
         clipnorm=5.0,
         dtype_policy="float32",
+        distribution_strategy=None,
         validation_fraction=0.1,
         early_stopping=True,
         n_iter_no_change=3,
@@ -235,6 +277,7 @@ class LSTMTextGenerator(BaseEstimator):
         self.learning_rate_schedule = learning_rate_schedule
         self.clipnorm = clipnorm
         self.dtype_policy = dtype_policy
+        self.distribution_strategy = distribution_strategy
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
@@ -263,6 +306,23 @@ class LSTMTextGenerator(BaseEstimator):
         if nested and self.sequencer is None and "sequencer" not in params:
             self.sequencer = TextSequencer()
         return super().set_params(**params)
+
+    def __sklearn_clone__(self):
+        """Clone as scikit-learn does, but share a strategy instance.
+
+        ``clone`` deep-copies parameters; a deep copy of a
+        ``tf.distribute.Strategy`` is a second strategy over the same devices
+        (and, across machines, the same collective ops), so every clone uses
+        the instance passed instead.
+        """
+        strategy = self.distribution_strategy
+        if not isinstance(strategy, tf.distribute.Strategy):
+            return super().__sklearn_clone__()
+        shell = type(self).__new__(type(self))  # self, less the strategy
+        shell.__dict__.update(self.__dict__, distribution_strategy=None)
+        twin = super(LSTMTextGenerator, shell).__sklearn_clone__()
+        twin.distribution_strategy = strategy
+        return twin
 
     def _validate_params(self):
         where = type(self).__name__
@@ -351,11 +411,51 @@ class LSTMTextGenerator(BaseEstimator):
         check_int(self.n_iter_no_change, "n_iter_no_change", where, min_value=1)
         check_bool(self.warm_start, "warm_start", where)
         check_int(self.verbose, "verbose", where, min_value=0)
+        self._check_distribution(where)
         return tuple(int(u) for u in units)
 
+    def _check_distribution(self, where):
+        """Validate ``distribution_strategy`` and what it rules out."""
+        _distribute.check_strategy(self.distribution_strategy, where)
+        strategy = _distribute.get_strategy(self.distribution_strategy)
+        if strategy is None:
+            return
+        if isinstance(self.stateful, (bool, np.bool_)) and self.stateful:
+            raise ValueError(
+                f"{where} cannot carry LSTM states across batches under a "
+                "distribution strategy: each replica would need the states of "
+                "its own rows. Set stateful=False (or 'auto', which chooses "
+                "False under a strategy), or distribution_strategy=None."
+            )
+        workers = _distribute.n_workers(strategy)
+        if workers > 1 and self.max_time is not None:
+            raise ValueError(
+                f"max_time cannot limit training across {workers} workers: they "
+                "would stop after different batches and wait for each other "
+                f"forever. Set max_time=None and limit training with epochs "
+                f"(got max_time={self.max_time!r})."
+            )
+        if workers > 1 and self.random_state is None:
+            raise ValueError(
+                f"{where} needs an int random_state across {workers} workers, so "
+                "that every worker holds out the same validation documents and "
+                "draws the same batches. Got random_state=None."
+            )
+
     # ----------------------------------------------------------------- input
-    def _split_input(self, X, where, *, reset=False):
-        """Return ("text", docs) or ("ids", id sequences without padding).
+    def _input_kind(self, fitted):
+        """``input`` of the sequencer that reads raw documents ("content"...)."""
+        sequencer = (
+            self.__dict__.get("sequencer_") if fitted else self.sequencer
+        ) or TextSequencer()
+        return sequencer.input
+
+    def _split_input(self, X, where, *, reset=False, prompts=False):
+        """Return ("text", docs), ("ids", id sequences without padding), or
+        ("corpus", an IdCorpus on disk).
+
+        Documents are files to read when the sequencer's ``input`` says so
+        (prompts are always text).
 
         Rectangular id input (a 2-D array, or equal-length rows) goes through
         scikit-learn's ``validate_data`` at ``fit`` (``reset=True``, which
@@ -363,6 +463,18 @@ class LSTMTextGenerator(BaseEstimator):
         any length are valid, so later calls need not match the fitted width.
         Ragged lists of 1-D sequences are checked row by row.
         """
+        if isinstance(X, IdCorpus):
+            if not reset and X.max_id() >= self.vocab_size_:
+                check_id_sequences(X, self.vocab_size_, where)  # raises
+            return "corpus", X
+        kind = "content" if prompts else self._input_kind(fitted=not reset)
+        if kind != "content" and not (isinstance(X, np.ndarray) or sp.issparse(X)):
+            # Files to read, unless these are id sequences (already encoded).
+            X = check_sources(X, kind, where) if _is_path(X) else list(X)
+            if not X:
+                raise ValueError(f"{where} expects at least one file; got none.")
+            if all(np.ndim(x) == 0 for x in X):
+                return "text", check_sources(X, kind, where)
         if isinstance(X, (str, bytes)):
             check_documents(X, where)  # raises the bare-string error
         if not (isinstance(X, np.ndarray) or sp.issparse(X)):
@@ -398,10 +510,15 @@ class LSTMTextGenerator(BaseEstimator):
         sequences = check_id_sequences(X if rows is None else rows, bound, where)
         return "ids", [s[s != PAD_ID] for s in sequences]  # drop padding
 
-    def _encode(self, X, where):
-        """Validated id sequences for ``X``, text or ids, on a fitted model."""
+    def _encode(self, X, where, *, prompts=False, on_disk=False):
+        """Validated id sequences for ``X``, text or ids, on a fitted model.
+
+        Files are encoded to an IdCorpus with ``on_disk``, else in memory.
+        """
         check_is_fitted(self, "model_")
-        kind, data = self._split_input(X, where)
+        kind, data = self._split_input(X, where, prompts=prompts)
+        if kind == "corpus":
+            return data if on_disk else list(data)
         if kind == "text":
             if self.sequencer_ is None:
                 raise TypeError(
@@ -410,7 +527,11 @@ class LSTMTextGenerator(BaseEstimator):
                     "TextSequencer, or use the whole pipeline (for generation: "
                     "sklstm.generate(pipeline, prompt))."
                 )
-            return self.sequencer_._encode(data)
+            if prompts:
+                return self.sequencer_._encode(data)
+            if on_disk and self.sequencer_.input != "content":
+                return self.sequencer_._encode_to_disk(data)
+            return self.sequencer_._encode_documents(data)
         return data
 
     # ------------------------------------------------------------------- fit
@@ -472,19 +593,26 @@ class LSTMTextGenerator(BaseEstimator):
             raise
 
     def _fit_unguarded(self, X, epochs, *, warm, where):
+        share_gpus()  # before a strategy or a network touches the GPUs
         units = self._validate_params()
         callbacks = self._make_callbacks()
         schedule = self.learning_rate_schedule if where == "fit" else "constant"
         where = f"{type(self).__name__}.{where}"
         if warm:
             self._check_same_network(units)
-            sequences = self._encode(X, where)
+            sequences = self._encode(X, where, on_disk=True)
         else:
             sequences = self._learn_vocabulary(X, where)
 
         rng = check_random_state(self.random_state)
         train, val = self._split_documents(sequences, rng)
-        train_stream = _data.join_documents(train)
+        if isinstance(sequences, IdCorpus):  # streamed from disk
+            train_stream = train.stream()
+            val_stream = val.stream() if len(val) else None
+        else:
+            train_stream = _data.join_documents(train)
+            val_stream = _data.join_documents(val) if val else None
+        del sequences, train, val  # the streams hold what training needs
         needed = self.sequence_length + 1
         if len(train_stream) < needed:
             raise ValueError(
@@ -501,7 +629,7 @@ class LSTMTextGenerator(BaseEstimator):
             optimizer.clipnorm = None if self.clipnorm is None else float(self.clipnorm)
         else:
             self._build(units, model_seed)
-        self._fit_loop(train_stream, val, data_seed, epochs, callbacks, schedule)
+        self._fit_loop(train_stream, val_stream, data_seed, epochs, callbacks, schedule)
         self._engine()  # build now, so that predicting leaves the state alone
         return self
 
@@ -514,8 +642,13 @@ class LSTMTextGenerator(BaseEstimator):
             )
             self.sequencer_ = clone(sequencer).fit(data)
             self.vocab_size_ = self.sequencer_.vocab_size_
+            if self.sequencer_.input != "content":
+                return self.sequencer_._encode_to_disk(data)
             return self.sequencer_._encode(data)
         self.sequencer_ = None
+        if kind == "corpus":
+            self.vocab_size_ = max(data.max_id() + 1, N_RESERVED)
+            return data
         highest = max((int(s.max()) for s in data if s.size), default=0)
         self.vocab_size_ = max(highest + 1, N_RESERVED)
         return data
@@ -528,26 +661,30 @@ class LSTMTextGenerator(BaseEstimator):
                 "training runs the generic kernel, several times slower. "
                 "dropout regularises without that cost.",
             )
-        # Plain Python numbers: Keras refuses numpy integers for layer sizes,
-        # and searches often draw parameters from numpy arrays.
-        self.model_ = build_model(
-            int(self.vocab_size_),
-            embedding_dim=int(self.embedding_dim),
-            units=units,
-            dense_units=None if self.dense_units is None else int(self.dense_units),
-            dropout=float(self.dropout),
-            recurrent_dropout=float(self.recurrent_dropout),
-            l2=float(self.l2),
-            seed=seed,
-            dtype_policy=str(self.dtype_policy),
-        )
-        clipnorm = None if self.clipnorm is None else float(self.clipnorm)
-        optimizer = keras.optimizers.Adam(
-            learning_rate=float(self.learning_rate), clipnorm=clipnorm
-        )
-        if self.dtype_policy == "mixed_float16":
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        _compile(self.model_, optimizer)
+        strategy = _distribute.get_strategy(self.distribution_strategy)
+        # Under a strategy, the variables (weights, optimizer slots, metrics)
+        # are created as distributed variables: mirrored on every replica.
+        with _distribute.strategy_scope(strategy):
+            # Plain Python numbers: Keras refuses numpy integers for layer
+            # sizes, and searches often draw parameters from numpy arrays.
+            self.model_ = build_model(
+                int(self.vocab_size_),
+                embedding_dim=int(self.embedding_dim),
+                units=units,
+                dense_units=None if self.dense_units is None else int(self.dense_units),
+                dropout=float(self.dropout),
+                recurrent_dropout=float(self.recurrent_dropout),
+                l2=float(self.l2),
+                seed=seed,
+                dtype_policy=str(self.dtype_policy),
+            )
+            clipnorm = None if self.clipnorm is None else float(self.clipnorm)
+            optimizer = keras.optimizers.Adam(
+                learning_rate=float(self.learning_rate), clipnorm=clipnorm
+            )
+            if self.dtype_policy == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            _compile(self.model_, optimizer)
         self.history_ = {}
         self.n_epochs_ = 0
         self.best_epoch_ = -1
@@ -593,10 +730,10 @@ class LSTMTextGenerator(BaseEstimator):
         return made
 
     def _split_documents(self, sequences, rng):
-        """Hold out whole documents for validation."""
+        """Hold out whole documents for validation (IdCorpus: new files)."""
         n_docs = len(sequences)
         if self.validation_fraction == 0:
-            return sequences, []
+            return sequences, sequences[:0]
         if n_docs < 2:
             warnings.warn(
                 f"validation_fraction={self.validation_fraction} holds out whole "
@@ -605,24 +742,62 @@ class LSTMTextGenerator(BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-            return sequences, []
+            return sequences, sequences[:0]
         n_val = min(n_docs - 1, max(1, round(self.validation_fraction * n_docs)))
         order = rng.permutation(n_docs)
+        if isinstance(sequences, IdCorpus):
+            return (
+                sequences.subset(np.sort(order[n_val:])),
+                sequences.subset(np.sort(order[:n_val])),
+            )
         val_idx = set(order[:n_val].tolist())
         train = [s for i, s in enumerate(sequences) if i not in val_idx]
         val = [s for i, s in enumerate(sequences) if i in val_idx]
         return train, val
 
+    def _trainer(self, rows=None):
+        """The compiled training wrapper of ``model_`` (``rows`` as in
+        :class:`~sklstm._training.Trainer`), under the network's strategy."""
+        strategy = _distribute.get_strategy(self.distribution_strategy)
+        built = self.model_.distribute_strategy
+        wanted = tf.distribute.get_strategy() if strategy is None else strategy
+        if built is not wanted:
+            raise ValueError(
+                "warm_start and partial_fit continue training the fitted network, "
+                f"which was built under {_distribute.describe(built)}, but "
+                "distribution_strategy asks for "
+                f"{_distribute.describe(strategy, built)}. A network trains only "
+                "under the strategy it was built with (one loaded from a file or "
+                "a pickle was built without one). Set distribution_strategy back, "
+                "or fit a new network (warm_start=False)."
+            )
+        # Keras distributes the datasets over the replicas of the strategy
+        # in scope when the trainer is created.
+        with _distribute.strategy_scope(strategy):
+            trainer = Trainer(self.model_, rows)
+            # The trainer shares the network's optimizer, so its state is
+            # what warm starts and saved files keep.
+            _compile(trainer, self.model_.optimizer)
+        return trainer
+
     def _fit_loop(
-        self, train_stream, val_sequences, data_seed, epochs, callbacks, schedule
+        self, train_stream, val_stream, data_seed, epochs, callbacks, schedule
     ):
         """Train ``epochs`` more epochs (None: until ``max_time``); extend
         ``history_``."""
         window, batch_size = int(self.sequence_length), int(self.batch_size)
         first = self.n_epochs_
         if self.stateful == "auto":
-            n_docs = max(1, int(np.sum(train_stream == EOD_ID)) - 1)
-            stateful = len(train_stream) / n_docs >= _AUTO_STATEFUL * window
+            n_docs = max(
+                1,
+                train_stream.n_docs
+                if isinstance(train_stream, DiskStream)
+                else int(np.sum(train_stream == EOD_ID)) - 1,
+            )
+            stateful = (
+                self.distribution_strategy is None  # see _check_distribution
+                and len(train_stream) / n_docs >= _AUTO_STATEFUL * window
+            )
         else:
             stateful = bool(self.stateful)
         self.stateful_ = stateful
@@ -638,7 +813,7 @@ class LSTMTextGenerator(BaseEstimator):
                 first_epoch=first,
                 reset_rate=_RESET_RATE,
             )
-            trainer = Trainer(self.model_, rows)
+            trainer = self._trainer(rows)
         else:
             train_ds = _data.window_dataset(
                 train_stream,
@@ -650,13 +825,9 @@ class LSTMTextGenerator(BaseEstimator):
             )
             n_train = _data.n_windows(len(train_stream), window, shuffle=True)
             steps = -(-n_train // batch_size)
-            trainer = Trainer(self.model_)
-        # The trainer shares the network's optimizer, so its state is what
-        # warm starts and saved files keep.
-        _compile(trainer, self.model_.optimizer)
+            trainer = self._trainer()
         val_ds = None
-        if val_sequences:
-            val_stream = _data.join_documents(val_sequences)
+        if val_stream is not None:
             val_window = min(window, len(val_stream) - 1)
             val_ds = _data.window_dataset(
                 val_stream, val_window, batch_size, seed=0, shuffle=False
@@ -760,6 +931,12 @@ class LSTMTextGenerator(BaseEstimator):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_engine_cache", None)  # compiled functions are rebuilt
+        # A strategy instance is a handle on this process's devices and
+        # cluster, and cannot be pickled: the copy holds None (names stay).
+        if "distribution_strategy" in state:
+            state["distribution_strategy"] = _distribute.picklable(
+                state["distribution_strategy"]
+            )
         return state
 
     # --------------------------------------------------------- probabilities
@@ -977,7 +1154,7 @@ class LSTMTextGenerator(BaseEstimator):
             raise TypeError(
                 f"stream expects one str prompt; got {type(prompt).__name__}."
             )
-        sequence = self._encode([prompt], "stream")[0]
+        sequence = self._encode([prompt], "stream", prompts=True)[0]
         return self._stream(sequence, ctrl, self._decode_ids)
 
     def _decode_ids(self, sequences):
@@ -998,10 +1175,10 @@ class LSTMTextGenerator(BaseEstimator):
         if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
             prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
         if isinstance(prompt, str):
-            return True, self._encode([prompt], where)
+            return True, self._encode([prompt], where, prompts=True)
         if isinstance(prompt, np.ndarray) and prompt.ndim == 1:
             if prompt.size == 0 or prompt.dtype.kind in "iuf":
-                return True, self._encode([prompt], where)
+                return True, self._encode([prompt], where, prompts=True)
         if (
             isinstance(prompt, (list, tuple))
             and prompt
@@ -1009,8 +1186,8 @@ class LSTMTextGenerator(BaseEstimator):
                 isinstance(t, numbers.Real) and not isinstance(t, bool) for t in prompt
             )
         ):
-            return True, self._encode([prompt], where)
-        return False, self._encode(prompt, where)
+            return True, self._encode([prompt], where, prompts=True)
+        return False, self._encode(prompt, where, prompts=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1064,6 +1241,10 @@ def _fresh_copy(callback):
         twin = copy.copy(callback)
     twin.set_model(None)
     return twin
+
+
+def _is_path(X):
+    return isinstance(X, (str, bytes, os.PathLike))
 
 
 def _is_text(X):
@@ -1132,7 +1313,7 @@ def _unwrap(estimator, where):
                 docs = step._encode(check_documents(docs, where))
             else:
                 docs = step.transform(docs)
-        return model._encode(list(docs), where)
+        return model._encode(list(docs), where, prompts=True)
 
     if model.sequencer_ is not None:
         return model, encode, model._decode_ids

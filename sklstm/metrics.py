@@ -24,7 +24,9 @@ def bits_per_character(estimator, X):
         Anything fitted on raw text with a ``score_samples`` method returning
         natural-log likelihoods per document.
     X : iterable of str
-        Documents, usually held out.
+        Documents, usually held out: text, or files when the model's
+        sequencer reads files (``TextSequencer(input="filename")``), whose
+        characters are then counted as read.
 
     Returns
     -------
@@ -59,12 +61,30 @@ def bits_per_character(estimator, X):
     >>> bits_per_character(model, docs) > 0
     True
     """
-    docs = check_documents(X, "bits_per_character")
+    reader = _text_reader(estimator)
+    if reader is None or reader.input == "content":
+        docs = check_documents(X, "bits_per_character")
+        lengths = [len(doc) for doc in docs]
+    else:
+        docs = reader._documents(X, "bits_per_character")
+        lengths = [sum(len(p) for p in reader._pieces(doc)) for doc in docs]
     if not docs:
         raise ValueError("bits_per_character needs at least one document; got none.")
     loglik = np.asarray(estimator.score_samples(docs), dtype=float)
-    n_chars = sum(len(doc) + 1 for doc in docs)  # + end-of-document
+    n_chars = sum(lengths) + len(docs)  # + end-of-document
     return float(-loglik.sum() / n_chars / math.log(2))
+
+
+def _text_reader(estimator):
+    """The fitted TextSequencer that reads the raw documents, if any."""
+    from sklstm.sequencer import TextSequencer
+
+    estimator = getattr(estimator, "best_estimator_", estimator)
+    steps = getattr(estimator, "steps", None)
+    first = steps[0][1] if steps else estimator
+    if isinstance(first, TextSequencer):
+        return first
+    return getattr(first, "sequencer_", None)
 
 
 def neg_bits_per_character_scorer(estimator, X, y=None):

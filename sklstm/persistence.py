@@ -67,6 +67,11 @@ def _json_params(estimator):
     sequencer = params.pop("sequencer")
     params["sequencer"] = None if sequencer is None else sequencer.get_params()
     params["callbacks"] = None  # code, not data: never saved
+    # A strategy instance is a handle on one process's devices: not saved. A
+    # name is; None is left out, so that older sklstm versions read the file.
+    strategy = params.pop("distribution_strategy", None)
+    if isinstance(strategy, str):
+        params["distribution_strategy"] = strategy
     seed = params["random_state"]
     params["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
     if isinstance(params["units"], tuple):
@@ -98,7 +103,9 @@ def save(estimator, path):
     Notes
     -----
     Callbacks are not saved (they are code); a ``RandomState`` instance as
-    ``random_state`` is saved as None.
+    ``random_state`` is saved as None, and so is a ``tf.distribute.Strategy``
+    instance as ``distribution_strategy`` (a name such as ``"mirrored"`` is
+    saved).
 
     Examples
     --------
@@ -249,9 +256,11 @@ def load(path):
     """
     import keras
 
+    from sklstm._device import share_gpus
     from sklstm.generator import LSTMTextGenerator
     from sklstm.sequencer import TextSequencer
 
+    share_gpus()  # before Keras builds the network on a GPU
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as archive:

@@ -12,6 +12,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from sklstm._corpus import (
+    DECODE_ERRORS,
+    INPUTS,
+    CorpusWriter,
+    check_sources,
+    read_pieces,
+)
 from sklstm._tokens import (
     EOD_ID,
     N_RESERVED,
@@ -172,6 +179,21 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
+    input : {"content", "filename", "file"}, default="content"
+        What the documents passed to ``fit``, ``transform`` and a model's
+        ``fit`` and ``score`` are, as in scikit-learn's ``CountVectorizer``:
+        the text itself, names of files to read (one document per file), or
+        open files (text or binary). Files are read in pieces of about a
+        million characters, so the vocabulary is built in one pass with
+        memory bounded by the vocabulary, and ``transform`` writes their ids
+        to a temporary file (see Returns there); a model trained on them
+        streams its windows from that file. Prompts of ``generate`` are
+        always text.
+    encoding : str, default="utf-8"
+        Encoding of files (``input="filename"``, or binary files).
+    decode_error : {"strict", "ignore", "replace"}, default="strict"
+        What to do with bytes that are not valid in ``encoding``: raise a
+        ``ValueError``, drop them, or replace them with ``"\ufffd"``.
     level : {"char", "word", "subword"}, default="char"
         Token unit. ``"char"`` keeps every character, whitespace included.
         ``"word"`` splits on whitespace and, when punctuation is kept, makes
@@ -250,6 +272,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
+        input="content",
+        encoding="utf-8",
+        decode_error="strict",
         level="char",
         lowercase=None,
         strip_punctuation=None,
@@ -262,6 +287,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         truncating="pre",
         handle_unknown="oov",
     ):
+        self.input = input
+        self.encoding = encoding
+        self.decode_error = decode_error
         self.level = level
         self.lowercase = lowercase
         self.strip_punctuation = strip_punctuation
@@ -277,6 +305,16 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     # ----------------------------------------------------------------- helpers
     def _validate_params(self):
         where = type(self).__name__
+        check_option(self.input, "input", where, INPUTS)
+        check_option(self.decode_error, "decode_error", where, DECODE_ERRORS)
+        try:
+            codecs.lookup(self.encoding)
+        except (LookupError, TypeError):
+            raise ValueError(
+                f"The 'encoding' parameter of {where} must be the name of a text "
+                f"encoding known to Python, such as 'utf-8' or 'latin-1'. Got "
+                f"{self.encoding!r} instead."
+            ) from None
         check_option(self.level, "level", where, LEVELS)
         for name in ("lowercase", "strip_punctuation", "strip_digits"):
             check_bool(getattr(self, name), name, where, allow_none=True)
@@ -341,8 +379,88 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         pattern = _WORD if self._option("strip_punctuation") else _WORD_OR_PUNCT
         return pattern.findall(doc)
 
+    def _documents(self, X, where):
+        """Validated documents: str (``input="content"``) or files to read."""
+        check_option(self.input, "input", type(self).__name__, INPUTS)
+        if self.input == "content":
+            return check_documents(X, where)
+        return check_sources(X, self.input, where)
+
+    def _pieces(self, doc):
+        """The raw text of one validated document, in one or more pieces."""
+        if self.input == "content":
+            yield doc
+        else:
+            yield from read_pieces(doc, self.input, self.encoding, self.decode_error)
+
+    def _encode_documents(self, docs):
+        """Id arrays of validated documents (text or files), in memory."""
+        if self.input == "content":
+            return self._encode(docs)
+        return [
+            np.concatenate(
+                [np.zeros(0, np.int32), *self._encode(list(self._pieces(doc)))]
+            )
+            for doc in docs
+        ]
+
+    def _encode_to_disk(self, docs):
+        """Ids of validated documents, written piece by piece to an IdCorpus."""
+        writer = CorpusWriter(self.vocab_size_)
+        try:
+            for doc in docs:
+                for piece in self._pieces(doc):
+                    writer.write(self._encode([piece])[0])
+                writer.end_document()
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.close()
+
+    def _char_table(self):
+        """Sorted code points of the char vocabulary, and their ids."""
+        table = self.__dict__.get("_char_lookup")
+        if table is None or table[0] is not self._tokens:
+            pairs = sorted(
+                (ord(tok), i)
+                for i, tok in enumerate(self._tokens)
+                if i >= N_RESERVED and len(tok) == 1
+            )
+            codes = np.array([c for c, _ in pairs], dtype=np.uint32)
+            ids = np.array([i for _, i in pairs], dtype=np.int32)
+            table = self._char_lookup = (self._tokens, codes, ids)
+        return table[1], table[2]
+
+    def _encode_chars(self, docs):
+        """Char-level encoding through code points (no Python loop per char)."""
+        codes, ids = self._char_table()
+        seqs, unknown = [], set()
+        for doc in docs:
+            text = self._normalize(doc)
+            points = np.frombuffer(
+                text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32
+            )
+            at = np.minimum(np.searchsorted(codes, points), max(len(codes) - 1, 0))
+            known = codes[at] == points if len(codes) else np.zeros(len(points), bool)
+            seq = np.where(known, ids[at] if len(ids) else OOV_ID, OOV_ID)
+            seqs.append(seq.astype(np.int32))
+            if self.handle_unknown == "error" and not known.all():
+                unknown.update(chr(c) for c in np.unique(points[~known]).tolist())
+        if unknown:
+            self._refuse_unknown(sorted(unknown))
+        return seqs
+
+    def _refuse_unknown(self, unknown):
+        raise ValueError(
+            f"{len(unknown)} token(s) are not in the vocabulary, such as "
+            f"{unknown[:5]!r}; handle_unknown='error' refuses them. Use "
+            "handle_unknown='oov' to map them to the out-of-vocabulary id."
+        )
+
     def _encode(self, docs):
-        """Documents to a list of int32 id arrays, whole (no padding)."""
+        """Text documents to a list of int32 id arrays, whole (no padding)."""
+        if self.level == "char":
+            return self._encode_chars(docs)
         if self.level == "subword":
             texts = [self._normalize(str(doc)) for doc in docs]
             _check_unicode(texts, type(self).__name__)
@@ -367,11 +485,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 }
             )
             if unknown:
-                raise ValueError(
-                    f"{len(unknown)} token(s) are not in the vocabulary, such as "
-                    f"{unknown[:5]!r}; handle_unknown='error' refuses them. Use "
-                    "handle_unknown='oov' to map them to the out-of-vocabulary id."
-                )
+                self._refuse_unknown(unknown)
         return seqs
 
     def _decode(self, ids):
@@ -403,10 +517,22 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def _fit_subword(self, docs):
         """Learn a byte-level BPE vocabulary with the tokenizers package."""
         tk = _import_tokenizers()
-        texts = [self._normalize(str(doc)) for doc in docs]
-        _check_unicode(texts, f"{type(self).__name__}.fit")
-        if not any(texts):
-            self._no_tokens(docs)
+        if self.input == "content":
+            texts = [self._normalize(str(doc)) for doc in docs]
+            _check_unicode(texts, f"{type(self).__name__}.fit")
+            found = any(texts)
+        else:  # files: decoded text holds no lone surrogates
+            found = False
+
+            def pieces():
+                nonlocal found
+                for doc in docs:
+                    for piece in self._pieces(doc):
+                        text = self._normalize(piece)
+                        found = found or bool(text)
+                        yield text
+
+            texts = pieces()
         tokenizer = tk.Tokenizer(tk.models.BPE())
         tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(
             add_prefix_space=False, use_regex=True
@@ -423,7 +549,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
             show_progress=False,
         )
-        tokenizer.train_from_iterator(texts, trainer, length=len(texts))
+        tokenizer.train_from_iterator(texts, trainer)
+        if not found:
+            self._no_tokens(docs)
         data = json.loads(tokenizer.to_str())
         # The reserved tokens keep their ids but are not matched in text: a
         # document that says "<eod>" is encoded as those five characters.
@@ -564,13 +692,14 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         5
         """
         self._validate_params()
-        docs = check_documents(X, f"{type(self).__name__}.fit")
+        docs = self._documents(X, f"{type(self).__name__}.fit")
         if self.level == "subword":
             self._fit_subword(docs)
             return self
         counts = Counter()
         for doc in docs:
-            counts.update(self._tokenize(doc))
+            for piece in self._pieces(doc):
+                counts.update(self._tokenize(piece))
         if not counts:
             self._no_tokens(docs)
         # Counter.most_common keeps first-appearance order among equal counts.
@@ -587,7 +716,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 f"{self.min_frequency} is above every token count (highest "
                 f"{counts.most_common(1)[0][1]})."
             )
-        for name in ("_tokenizer_json", "_tokenizer", "_token_bytes"):
+        for name in ("_tokenizer_json", "_tokenizer", "_token_bytes", "_char_lookup"):
             self.__dict__.pop(name, None)  # left by an earlier subword fit
         return self._restore(list(RESERVED_TOKENS) + kept)
 
@@ -608,7 +737,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         ids : list of ndarray or ndarray
             As :meth:`transform` returns them.
         """
-        docs = check_documents(X, f"{type(self).__name__}.fit")
+        docs = self._documents(X, f"{type(self).__name__}.fit")
         return self.fit(docs).transform(docs)
 
     def transform(self, X):
@@ -644,8 +773,10 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                [5, 3, 4, 5]], dtype=int32)
         """
         check_is_fitted(self, "vocabulary_")
-        docs = check_documents(X, f"{type(self).__name__}.transform")
-        seqs = self._encode(docs)
+        docs = self._documents(X, f"{type(self).__name__}.transform")
+        if self.input != "content" and self.maxlen is None:
+            return self._encode_to_disk(docs)
+        seqs = self._encode_documents(docs)
         return seqs if self.maxlen is None else self._pad(seqs)
 
     def inverse_transform(self, X):

@@ -354,6 +354,29 @@ def test_train_input_errors(corpus, tmp_path):
     assert not out.exists()
 
 
+def test_train_stream_reads_each_file_from_disk(corpus, tmp_path):
+    path = tmp_path / "streamed.sklstm"
+    status, out, err = run("train", corpus, "--stream", *TINY, "-o", path)
+    assert status == 0, err
+    size = sum(len(text.encode("utf-8")) for text in DOCS.values())
+    assert f"Training on {size:,} bytes of text from 3 files, streamed." in out
+    fitted = sklstm.load(path)
+    assert fitted.sequencer_.input == "filename"
+    status, out, err = run("generate", path, "the ", "--max-new-tokens", "5")
+    assert status == 0 and out.startswith("the "), err
+    status, out, err = run("evaluate", path, corpus)  # files read as text again
+    assert status == 0, err
+
+
+def test_train_stream_errors(tmp_path):
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    status, _, err = run("train", tmp_path / "latin1.txt", "--stream", *TINY)
+    assert_user_error(status, err, "train")
+    assert "cannot decode" in err and "latin1.txt" in err
+    status, _, err = run("train", "--stream", *TINY)
+    assert status == 2 and "--stream reads files" in err
+
+
 # ----------------------------------------------------------------- generate
 def test_generate_streams_the_prompt_and_its_continuation(trained, model):
     status, out, err = run(

@@ -381,6 +381,9 @@ def test_get_params_set_params_round_trip():
         "truncating": "post",
         "handle_unknown": "error",
         "vocab_size": None,
+        "input": "filename",
+        "encoding": "latin-1",
+        "decode_error": "replace",
     }
     seq = TextSequencer()
 
