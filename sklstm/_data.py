@@ -140,11 +140,45 @@ def _records(stream, start, count, window):
 
 
 def _pairs(stream, start, count, window):
-    """(inputs, targets) of ``count`` consecutive windows from ``start``."""
+    """(inputs, targets) of ``count`` consecutive windows from ``start``,
+    read window by window (for readers that each follow one row)."""
     return tf.data.Dataset.zip(
         _records(stream, start, count, window),
         _records(stream, start + 1, count, window),
     )
+
+
+def _block(stream, start, count, window):
+    """:func:`_pairs`, read as one record of ``count * window + 1`` ids."""
+    size = stream.dtype.itemsize
+    header = tf.cast(start, tf.int64) * size
+    length = tf.cast(count, tf.int64) * window + 1
+    records = tf.data.FixedLengthRecordDataset(
+        stream.path,
+        record_bytes=length * size,
+        header_bytes=header,
+        footer_bytes=stream.n_tokens * size - header - length * size,
+        buffer_size=_READ_BUFFER,
+    )
+    dtype = tf.as_dtype(stream.dtype)
+
+    def split(record):
+        ids = tf.cast(tf.io.decode_raw(record, dtype), tf.int32)
+        return tf.reshape(ids[:-1], [-1, window]), tf.reshape(ids[1:], [-1, window])
+
+    return records.map(split).unbatch()
+
+
+def _block_reader(stream, start, count, window):
+    """A function of ``b`` that reads block ``b`` of the ``count`` windows
+    from ``start``: windows ``b * _BLOCK_WINDOWS`` on, as a dataset."""
+
+    def block(b):
+        first = tf.cast(b, tf.int64) * _BLOCK_WINDOWS
+        size = tf.minimum(tf.constant(_BLOCK_WINDOWS, tf.int64), count - first)
+        return _block(stream, start + first * window, size, window)
+
+    return block
 
 
 def _disk_window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch):
@@ -156,12 +190,14 @@ def _disk_window_dataset(stream, window, batch_size, *, seed, shuffle, first_epo
     so memory holds a fixed number of windows whatever the corpus size.
     """
     count = n_windows(stream.n_tokens, window, shuffle=shuffle)
+    n_blocks = -(-count // _BLOCK_WINDOWS)
     if not shuffle:  # one pass; Keras needs to know its length
-        batches = _pairs(stream, 0, count, window).batch(batch_size)
+        block = _block_reader(stream, 0, count, window)
+        windows = tf.data.Dataset.range(n_blocks).flat_map(block)
+        batches = windows.batch(batch_size)
         n_batches = -(-count // batch_size)
         return batches.apply(tf.data.experimental.assert_cardinality(n_batches))
     max_offset = min(window - 1, stream.n_tokens - 1 - count * window)
-    n_blocks = -(-count // _BLOCK_WINDOWS)
 
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
@@ -173,11 +209,7 @@ def _disk_window_dataset(stream, window, batch_size, *, seed, shuffle, first_epo
             [], seed=key + 2, minval=0, maxval=np.iinfo(np.int64).max, dtype=tf.int64
         )
 
-        def block(b):
-            first = tf.cast(b, tf.int64) * _BLOCK_WINDOWS
-            size = tf.minimum(tf.constant(_BLOCK_WINDOWS, tf.int64), count - first)
-            return _pairs(stream, start + first * window, size, window)
-
+        block = _block_reader(stream, start, count, window)
         windows = tf.data.Dataset.from_tensor_slices(order).interleave(
             block, cycle_length=_CYCLE_BLOCKS, block_length=1
         )
