@@ -172,7 +172,11 @@ class Sampler:
         batch = tf.shape(prompts)[0]
         states = self.net.zero_states(batch)
         x = states[-2]
-        for t in tf.range(tf.shape(prompts)[1]):
+        # Columns padded in every row change nothing: start at the first
+        # column holding a real token (widths are bucketed, so often some).
+        real_columns = tf.reduce_any(tf.not_equal(prompts, PAD_ID), axis=0)
+        first = tf.argmax(tf.cast(real_columns, tf.int32), output_type=tf.int32)
+        for t in tf.range(first, tf.shape(prompts)[1]):
             real = tf.not_equal(prompts[:, t], PAD_ID)[:, None]  # (batch, 1)
             top, new_states = self._recur(prompts[:, t], states, weights)
             states = [
