@@ -70,7 +70,7 @@ def child(args):
     from sklstm import LSTMTextGenerator, TextSequencer
 
     paths = sorted(glob.glob(os.path.join(args.directory, "part-*.txt")))
-    out = {"method": args.child, "files": len(paths)}
+    out = {"method": args.child, "files": len(paths), "level": args.level}
     out["bytes"] = sum(os.path.getsize(p) for p in paths)
     out["rss_import"] = common.rss_now()
     batch_timer, _ = common.keras_callbacks()
@@ -83,15 +83,20 @@ def child(args):
         random_state=0,
     )
     start = time.perf_counter()
+    level = dict(level=args.level)
+    if args.level == "word":  # the word configuration of bench_train
+        level.update(max_words=10_000)
+        settings.update(embedding_dim=100, units=128, dense_units=128)
     if args.child == "stream":
-        model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **settings)
+        sequencer = TextSequencer(input="filename", **level)
+        model = LSTMTextGenerator(sequencer=sequencer, **settings)
         data = paths
     else:
         data = []
         for path in paths:
             with open(path, encoding="utf-8", newline="") as handle:
                 data.append(handle.read())
-        model = LSTMTextGenerator(**settings)
+        model = LSTMTextGenerator(sequencer=TextSequencer(**level), **settings)
     out["read_seconds"] = time.perf_counter() - start
     model.fit(data)
     fit_seconds = time.perf_counter() - start
@@ -121,6 +126,8 @@ def run_child(args, method, directory):
         str(args.seconds),
         "--warmup",
         str(args.warmup),
+        "--level",
+        args.level,
     ]
     result = common.run_child(command, method)
     if result is None:
@@ -151,6 +158,13 @@ def main():
         "--seconds", type=float, default=30.0, help="timed training per run"
     )
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches")
+    parser.add_argument(
+        "--level",
+        choices=("char", "word", "subword"),
+        default="char",
+        help="token level: char (default: the default model), word (10,000 "
+        "words, embedding 100, LSTM 128, Dense 128) or subword (1,000 tokens)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--directory", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,9 +188,14 @@ def main():
             shutil.rmtree(directory, ignore_errors=True)
 
     print()
+    model = {
+        "char": "Default char model (embedding 64, LSTM 256",
+        "word": "Word model (10,000 words, embedding 100, LSTM 128, Dense 128",
+        "subword": "Subword model (1,000 tokens, embedding 64, LSTM 256",
+    }[args.level]
     print(
-        "Default char model (embedding 64, LSTM 256, batch 64, window 100), "
-        f"{args.seconds:g} s of timed training each, validation_fraction=0."
+        f"{model}, batch 64, window 100), {args.seconds:g} s of timed training "
+        "each, validation_fraction=0."
     )
     print(
         "Peak is the whole process's peak resident memory; before training is "

@@ -30,7 +30,11 @@ PIECE_CHARS = 1 << 20
 _COPY_TOKENS = 1 << 22
 # Whitespace then non-whitespace: in reversed text, the last place where
 # whitespace follows a non-whitespace character.
-_REVERSED_CUT = re.compile(r"\s\S")
+# Unicode White_Space, as the byte-level pre-tokenizer's regex reads \s
+# (Python's \s also matches the separators U+001C to U+001F).
+_WS = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_REVERSED_CUT = re.compile(f"[{_WS}][^{_WS}]")
+_FORWARD_CUT = re.compile(f"[^{_WS}][{_WS}]")
 
 
 def check_sources(X, input, where):
@@ -133,6 +137,22 @@ def read_pieces(source, input, encoding, errors, piece_chars=PIECE_CHARS):
             close()
         else:
             handle.seek(begin)  # as it was, for the next pass
+
+
+def split_text(text, piece_chars=None):
+    """Yield ``text`` in pieces of about ``piece_chars``, cut as
+    :func:`read_pieces` cuts files (where whitespace follows non-whitespace)."""
+    piece_chars = PIECE_CHARS if piece_chars is None else piece_chars
+    start, end = 0, len(text)
+    while end - start > piece_chars:
+        cut = _last_cut(text[start : start + piece_chars])
+        if cut == 0:  # no place in this piece: the next one after it
+            match = _FORWARD_CUT.search(text, start + piece_chars - 1)
+            cut = end - start if match is None else match.start() + 1 - start
+        yield text[start : start + cut]
+        start += cut
+    if end > start:
+        yield text[start:]
 
 
 def _last_cut(text):

@@ -15,9 +15,11 @@ from sklearn.utils.validation import check_is_fitted
 from sklstm._corpus import (
     DECODE_ERRORS,
     INPUTS,
+    PIECE_CHARS,
     CorpusWriter,
     check_sources,
     read_pieces,
+    split_text,
 )
 from sklstm._tokens import (
     EOD_ID,
@@ -450,6 +452,32 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             self._refuse_unknown(sorted(unknown))
         return seqs
 
+    def _encode_subword(self, texts):
+        """Subword ids of normalised texts, encoded a million characters at a
+        time (the tokenizer's per-token records of a whole corpus would take
+        many times the ids' memory)."""
+        tokenizer = self._subword_tokenizer()
+        parts = [[] for _ in texts]
+        group, owners, size = [], [], 0
+
+        def flush():
+            for owner, enc in zip(owners, tokenizer.encode_batch(group), strict=True):
+                parts[owner].append(np.asarray(enc.ids, dtype=np.int32))
+
+        for i, text in enumerate(texts):
+            for piece in split_text(text):
+                group.append(piece)
+                owners.append(i)
+                size += len(piece)
+                if size >= PIECE_CHARS:
+                    flush()
+                    group, owners, size = [], [], 0
+        flush()
+        return [
+            np.concatenate(p) if len(p) > 1 else p[0] if p else np.zeros(0, np.int32)
+            for p in parts
+        ]
+
     def _refuse_unknown(self, unknown):
         raise ValueError(
             f"{len(unknown)} token(s) are not in the vocabulary, such as "
@@ -464,10 +492,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         if self.level == "subword":
             texts = [self._normalize(str(doc)) for doc in docs]
             _check_unicode(texts, type(self).__name__)
-            return [
-                np.asarray(enc.ids, dtype=np.int32)
-                for enc in self._subword_tokenizer().encode_batch(texts)
-            ]
+            return self._encode_subword(texts)
         lookup = self.vocabulary_.get
         seqs = [
             np.fromiter(

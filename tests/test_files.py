@@ -9,6 +9,8 @@ import tempfile
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 
 import sklstm
@@ -28,6 +30,9 @@ TINY = dict(
     epochs=2,
     validation_fraction=0,
     random_state=0,
+)
+SUBWORD_SEQUENCER = TextSequencer(level="subword", vocab_size=300).fit(
+    ["the cat sat on the mat. " * 20, "a b ab ba \u00e9t\u00e9 \U0001f431 " * 20]
 )
 LEVELS = [
     dict(level="char"),
@@ -334,3 +339,30 @@ def test_files_train_under_a_distribution_strategy(paths):
         plain.fit(paths).history_["val_loss"],
         rtol=1e-5,
     )
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("ab \n\t\u00e9\U0001f431.,'\u2003\x1c"))
+        | st.text(),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(1, 9),
+)
+def test_subword_pieces_encode_as_the_whole_text(docs, piece_chars):
+    seq = SUBWORD_SEQUENCER
+    whole = [
+        np.asarray(enc.ids, np.int32)
+        for enc in seq._subword_tokenizer().encode_batch(docs)
+    ]
+    old = _corpus.PIECE_CHARS
+    _corpus.PIECE_CHARS = piece_chars
+    try:
+        pieces = seq.transform(docs)
+    finally:
+        _corpus.PIECE_CHARS = old
+    for got, want in zip(pieces, whole, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert seq.inverse_transform(pieces) == docs
