@@ -690,21 +690,45 @@ class LSTMTextGenerator(BaseEstimator):
         self.best_epoch_ = -1
 
     def _check_same_network(self, units):
-        """Refuse to continue training when the shape parameters changed."""
+        """Refuse to continue training when parameters that the network was
+        built with changed (its shape, regularisation and precision)."""
         network, _ = self._engine()
-        have = (
-            network.embedding.output_dim,
-            tuple(network.units),
-            None if network.dense is None else network.dense.units,
-        )
-        want = (self.embedding_dim, units, self.dense_units)
-        if have != want:
+        dropout = next(iter(network.dropouts.values()), None)
+        regularizer = network.head.kernel_regularizer
+        have = {
+            "embedding_dim": network.embedding.output_dim,
+            "units": tuple(network.units),
+            "dense_units": None if network.dense is None else network.dense.units,
+            "dropout": 0.0 if dropout is None else float(dropout.rate),
+            "recurrent_dropout": float(network.lstms[0].recurrent_dropout),
+            "l2": 0.0 if regularizer is None else float(regularizer.l2),
+            "dtype_policy": network.embedding.dtype_policy.name,
+        }
+        want = {
+            "embedding_dim": self.embedding_dim,
+            "units": units,
+            "dense_units": self.dense_units,
+            "dropout": float(self.dropout),
+            "recurrent_dropout": float(self.recurrent_dropout),
+            "l2": float(self.l2),
+            "dtype_policy": self.dtype_policy,
+        }
+        changed = [
+            name
+            for name in have
+            if not (
+                np.isclose(have[name], want[name], rtol=1e-6)
+                if isinstance(have[name], float)
+                else have[name] == want[name]
+            )
+        ]
+        if changed:
+            built = ", ".join(f"{name}={have[name]!r}" for name in changed)
+            asked = ", ".join(f"{name}={want[name]!r}" for name in changed)
             raise ValueError(
                 "warm_start and partial_fit continue training the fitted network, "
-                f"which has embedding_dim={have[0]}, units={have[1]}, "
-                f"dense_units={have[2]}; the parameters now ask for "
-                f"embedding_dim={want[0]}, units={want[1]}, dense_units={want[2]}. "
-                "Set warm_start=False to train a new network."
+                f"which was built with {built}; the parameters now ask for "
+                f"{asked}. Set warm_start=False to train a new network."
             )
 
     def _make_callbacks(self):

@@ -272,6 +272,15 @@ def load(path):
     except FileNotFoundError:
         raise
     except _DAMAGE as exc:
+        with open(path, "rb") as handle:
+            pickled = handle.read(1) == b"\x80"  # pickle protocol 2 and later
+        if pickled:
+            _refuse(
+                path,
+                "it is a pickle (as joblib.dump and pickle.dump write), not a "
+                "file written by save. Load it with joblib.load, and only if "
+                "you trust whoever made it: unpickling runs code.",
+            )
         _refuse(path, f"it is not an intact zip archive ({exc}).")
     if missing:
         _refuse(

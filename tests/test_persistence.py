@@ -4,6 +4,7 @@ import json
 import os
 import zipfile
 
+import joblib
 import keras
 import numpy as np
 import pytest
@@ -187,6 +188,10 @@ def test_newer_format_and_foreign_files_get_clear_errors(saved, tmp_path):
         sklstm.load(foreign)
     with pytest.raises(FileNotFoundError):
         sklstm.load(tmp_path / "missing.sklstm")
+    pickled = tmp_path / "model.joblib"
+    joblib.dump({"not": "run"}, pickled)
+    with pytest.raises(ValueError, match="it is a pickle .* joblib.load, and only if"):
+        sklstm.load(pickled)
     broken_json = rewrite(saved, tmp_path, meta=lambda m: {"format": "other"})
     with pytest.raises(ValueError, match="does not describe an sklstm model"):
         sklstm.load(broken_json)

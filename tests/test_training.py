@@ -1,6 +1,7 @@
 """Continuing training, fine-tuning and callbacks."""
 
 import io
+import re
 import sys
 
 import keras
@@ -84,12 +85,30 @@ def test_warm_start_refuses_a_different_network():
     with pytest.raises(
         ValueError,
         match=r"warm_start and partial_fit continue training the fitted network, "
-        r"which has embedding_dim=4, units=\(12,\), dense_units=None; the "
-        r"parameters now ask for embedding_dim=4, units=\(16,\)",
+        r"which was built with units=\(12,\); the parameters now ask for "
+        r"units=\(16,\)\. Set warm_start=False",
     ):
         model.fit(DOCS)
     assert model.model_.get_layer("lstm_0").units == 12  # still usable
     model.generate("the ", max_new_tokens=5)
+
+
+@pytest.mark.parametrize(
+    "change, built",
+    [
+        (dict(dropout=0.2), "dropout=0.0"),
+        (dict(recurrent_dropout=0.1), "recurrent_dropout=0.0"),
+        (dict(l2=1e-4), "l2=0.0"),
+        (dict(dtype_policy="mixed_bfloat16"), "dtype_policy='float32'"),
+    ],
+)
+def test_warm_start_refuses_settings_the_network_was_built_with(change, built):
+    model = tiny(warm_start=True).fit(DOCS)
+    model.set_params(**change)
+    with pytest.raises(ValueError, match=f"built with {re.escape(built)}"):
+        model.partial_fit(DOCS)
+    model.set_params(**{k: v for k, v in tiny().get_params().items() if k in change})
+    model.partial_fit(DOCS)  # back to the built settings: continues
 
 
 def test_vocabulary_never_changes_unseen_tokens_are_oov_or_refused():
