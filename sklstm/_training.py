@@ -83,6 +83,21 @@ class Trainer(keras.Model):
         rest by name."""
         return self.network.get_layer(name, index)
 
+    # Callbacks such as keras.callbacks.ModelCheckpoint save ``self.model``:
+    # they save the network (the estimator's ``model_``), which Keras can
+    # load back, not this wrapper.
+    def save(self, filepath, *args, **kwargs):
+        """Save the network, as ``keras.Model.save`` does."""
+        return self.network.save(filepath, *args, **kwargs)
+
+    def save_weights(self, filepath, *args, **kwargs):
+        """Save the network's weights, as ``keras.Model.save_weights`` does."""
+        return self.network.save_weights(filepath, *args, **kwargs)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """Load weights saved by :meth:`save_weights` into the network."""
+        return self.network.load_weights(filepath, *args, **kwargs)
+
     def _forward(self, ids, keep, training):
         """Logits from the carried states (rows with ``keep`` 0 from zeros),
         and the new states."""

@@ -174,6 +174,23 @@ def test_callback_instances_are_copied_and_never_hold_a_model():
     assert getattr(twin.callbacks[0], "_model", None) is None
 
 
+@pytest.mark.parametrize("stateful", [False, True])
+def test_keras_model_checkpoint_saves_the_network(tmp_path, stateful):
+    whole = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"))
+    weights = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "best.weights.h5"), save_weights_only=True
+    )
+    model = tiny(stateful=stateful, callbacks=[whole, weights]).fit(DOCS)
+    saved = keras.saving.load_model(tmp_path / "best.keras")
+    ids = model.sequencer_.transform(["the cat sat"])[0][None, :]
+    np.testing.assert_allclose(saved(ids), model.model_(ids), rtol=1e-5, atol=1e-6)
+    twin = tiny(epochs=1).fit(DOCS)
+    twin.model_.load_weights(tmp_path / "best.weights.h5")
+    np.testing.assert_allclose(
+        twin.model_(ids), model.model_(ids), rtol=1e-5, atol=1e-6
+    )
+
+
 def test_sample_text_prints_generated_text_every_n_epochs():
     out = io.StringIO()
     tiny(epochs=4, callbacks=[SampleText(every=2, prompt="the ", file=out)]).fit(DOCS)
