@@ -110,3 +110,22 @@ def test_python_source_example_trains_on_the_standard_library(tmp_path):
     assert "Trained 1 epochs" in out
     assert out.count("--- prompt ") == 3 and "\ndef " in out
     assert (tmp_path / "src.sklstm").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_corpus_from_files_example_streams_a_folder(tmp_path):
+    folder = tmp_path / "texts"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(6):
+        text = f"def f{i}(x):\n    return x + {i}\n\n" * 40
+        (folder / ("sub" if i % 2 else "") / f"m{i}.py").write_text(text)
+    (folder / "skip.txt").write_text("not read")
+    out = run_example(
+        "corpus_from_files.py", str(folder), "--max-time", "3", "--units", "8",
+        "--sequence-length", "16", "--max-new-tokens", "10",
+        "--output", "files.sklstm", cwd=tmp_path,
+    )  # fmt: skip
+    assert "Corpus: 6 files" in out and "streamed from disk" in out
+    assert "bits per character" in out and "peak memory" in out
+    assert out.count("--- prompt ") == 3
+    assert (tmp_path / "files.sklstm").stat().st_size > 0
