@@ -468,7 +468,8 @@ class LSTMTextGenerator(BaseEstimator):
                 check_id_sequences(X, self.vocab_size_, where)  # raises
             return "corpus", X
         kind = "content" if prompts else self._input_kind(fitted=not reset)
-        if kind != "content" and not (isinstance(X, np.ndarray) or sp.issparse(X)):
+        numeric = isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
+        if kind != "content" and not (numeric or sp.issparse(X)):
             # Files to read, unless these are id sequences (already encoded).
             X = check_sources(X, kind, where) if _is_path(X) else list(X)
             if not X:

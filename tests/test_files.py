@@ -366,3 +366,9 @@ def test_subword_pieces_encode_as_the_whole_text(docs, piece_chars):
     for got, want in zip(pieces, whole, strict=True):
         np.testing.assert_array_equal(got, want)
     assert seq.inverse_transform(pieces) == docs
+
+
+def test_file_names_in_a_numpy_array_are_read(paths):
+    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
+    model.fit(np.array(paths))
+    assert model.score(np.array(paths[:2])) == pytest.approx(model.score(paths[:2]))
