@@ -381,28 +381,20 @@ def print_scaling_table(scaling, classic_runs, scales, classic_scaled=()):
             stream = k * (r["stream_tokens"] - 1) + 1
             windows = stream - r["window"]  # one per position with a full window
             onehot = windows * r["vocab"] * 8  # float64, as to_categorical
-            ran = k == 1
-            scaled = [
-                c
-                for c in classic_scaled
-                if c["config"] == r["config"] and c["repeat"] == k and k != 1
-            ]
-            if scaled:
-                c = scaled[0]
-                rows.append(
+            # The 1x run is the main table's; larger corpora only when asked.
+            measured = (
+                r
+                if k == 1
+                else next(
                     (
-                        f"classic {r['config']}",
-                        f"{k}x",
-                        f"{stream:,}",
-                        common.human_bytes(4 * stream),
-                        f"{common.human_bytes(onehot)} "
-                        f"(float32: {common.human_bytes(onehot // 2)})",
-                        common.mb(c["peak_rss"]),
-                        f"{c['tokens_per_s']:,.0f}",
-                        "run",
-                    )
+                        c
+                        for c in classic_scaled
+                        if (c["config"], c["repeat"]) == (r["config"], k)
+                    ),
+                    None,
                 )
-                continue
+            )
+            status = "run" if k != 1 else "run (main table)"
             rows.append(
                 (
                     f"classic {r['config']}",
@@ -411,9 +403,9 @@ def print_scaling_table(scaling, classic_runs, scales, classic_scaled=()):
                     common.human_bytes(4 * stream),
                     f"{common.human_bytes(onehot)} "
                     f"(float32: {common.human_bytes(onehot // 2)})",
-                    common.mb(r["peak_rss"]) if ran else "-",
-                    f"{r['tokens_per_s']:,.0f}" if ran else "-",
-                    "run (main table)" if ran else "not run: would need",
+                    common.mb(measured["peak_rss"]) if measured else "-",
+                    f"{measured['tokens_per_s']:,.0f}" if measured else "-",
+                    status if measured else "not run: would need",
                 )
             )
     header = ("method", "corpus", "tokens", "id stream (int32)",
