@@ -122,34 +122,9 @@ def _finish(dataset):
     return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def _records(stream, start, count, window):
-    """``count`` windows of ids read from ``stream`` from token ``start`` on."""
-    size = stream.dtype.itemsize
-    header = tf.cast(start, tf.int64) * size
-    count = tf.cast(count, tf.int64)
-    footer = stream.n_tokens * size - header - count * window * size
-    records = tf.data.FixedLengthRecordDataset(
-        stream.path,
-        record_bytes=window * size,
-        header_bytes=header,
-        footer_bytes=footer,
-        buffer_size=_READ_BUFFER,
-    )
-    dtype = tf.as_dtype(stream.dtype)
-    return records.map(lambda r: tf.cast(tf.io.decode_raw(r, dtype), tf.int32))
-
-
-def _pairs(stream, start, count, window):
-    """(inputs, targets) of ``count`` consecutive windows from ``start``,
-    read window by window (for readers that each follow one row)."""
-    return tf.data.Dataset.zip(
-        _records(stream, start, count, window),
-        _records(stream, start + 1, count, window),
-    )
-
-
 def _block(stream, start, count, window):
-    """:func:`_pairs`, read as one record of ``count * window + 1`` ids."""
+    """(inputs, targets) of ``count`` consecutive windows from token
+    ``start`` on, read as one record of ``count * window + 1`` ids."""
     size = stream.dtype.itemsize
     header = tf.cast(start, tf.int64) * size
     length = tf.cast(count, tf.int64) * window + 1
@@ -284,14 +259,18 @@ def stateful_dataset(
 def _disk_stateful_dataset(
     stream, window, rows, steps, max_offset, *, seed, first_epoch, reset_rate
 ):
-    """:func:`stateful_dataset` for a stream on disk: one reader per row."""
+    """:func:`stateful_dataset` for a stream on disk: one reader per row,
+    holding one block of its windows at a time."""
 
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
         start = tf.cast(offset, tf.int64)
 
-        def row(r):
-            return _pairs(stream, start + r * steps * window, steps, window)
+        n_blocks = -(-steps // _BLOCK_WINDOWS)
+
+        def row(r):  # the row's windows, block by block
+            block = _block_reader(stream, start + r * steps * window, steps, window)
+            return tf.data.Dataset.range(n_blocks).flat_map(block)
 
         windows = tf.data.Dataset.range(rows).interleave(
             row, cycle_length=rows, block_length=1

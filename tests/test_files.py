@@ -191,8 +191,12 @@ def _stream(docs, vocab):
     return writer.close()
 
 
+@pytest.mark.parametrize("block_windows", [3, 256])
 @pytest.mark.parametrize("shuffle", [False, True])
-def test_windows_read_from_disk_are_the_windows_kept_in_memory(shuffle):
+def test_windows_read_from_disk_are_the_windows_kept_in_memory(
+    shuffle, block_windows, monkeypatch
+):
+    monkeypatch.setattr(_data, "_BLOCK_WINDOWS", block_windows)
     rng = np.random.default_rng(0)
     docs = [rng.integers(3, 40, size=n).astype(np.int32) for n in (900, 1, 0, 444)]
     corpus = _stream(docs, 40)
@@ -213,7 +217,9 @@ def test_windows_read_from_disk_are_the_windows_kept_in_memory(shuffle):
         assert sorted(map(tuple, on_disk)) == sorted(map(tuple, in_memory))
 
 
-def test_stateful_batches_read_from_disk_match_memory():
+@pytest.mark.parametrize("block_windows", [3, 256])
+def test_stateful_batches_read_from_disk_match_memory(block_windows, monkeypatch):
+    monkeypatch.setattr(_data, "_BLOCK_WINDOWS", block_windows)
     rng = np.random.default_rng(1)
     docs = [rng.integers(3, 40, size=n).astype(np.int32) for n in (700, 300)]
     corpus, memory = _stream(docs, 40), _data.join_documents(docs)
