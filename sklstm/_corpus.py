@@ -70,14 +70,16 @@ def check_sources(X, input, where):
     return sources
 
 
-def read_pieces(source, input, encoding, errors, piece_chars=PIECE_CHARS):
-    """Yield the text of one file in pieces of about ``piece_chars``.
+def read_pieces(source, input, encoding, errors, piece_chars=None):
+    """Yield the text of one file in pieces of about ``piece_chars``
+    (None: ``PIECE_CHARS``).
 
     Each piece but the last ends where whitespace follows a non-whitespace
     character (when the piece has such a place), so that no word and no
     byte-level pre-token is split between two pieces. Line endings are kept
     as they are in the file.
     """
+    piece_chars = PIECE_CHARS if piece_chars is None else piece_chars
     if input == "filename":
         try:
             handle = open(  # noqa: SIM115 - closed below

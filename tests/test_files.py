@@ -57,9 +57,6 @@ def paths(tmp_path):
 def small_pieces(monkeypatch):
     """Read files a few characters at a time, to cut them often."""
     monkeypatch.setattr(_corpus, "PIECE_CHARS", 7)
-    defaults = list(_corpus.read_pieces.__defaults__)
-    defaults[-1] = 7
-    monkeypatch.setattr(_corpus.read_pieces, "__defaults__", tuple(defaults))
 
 
 @pytest.fixture
