@@ -652,9 +652,11 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     def __getstate__(self):
         # The tokenizer object is pickled as its JSON text (kept anyway), not
-        # through the tokenizers package's own pickling.
+        # through the tokenizers package's own pickling; the char lookup
+        # table is derived from the tokens when next needed.
         state = super().__getstate__()
-        return {key: value for key, value in state.items() if key != "_tokenizer"}
+        derived = ("_tokenizer", "_char_lookup")
+        return {key: value for key, value in state.items() if key not in derived}
 
     def _restore(self, tokens, tokenizer_json=None):
         """Set the fitted state from stored tokens (and subword tokenizer)."""
@@ -741,7 +743,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 f"{self.min_frequency} is above every token count (highest "
                 f"{counts.most_common(1)[0][1]})."
             )
-        for name in ("_tokenizer_json", "_tokenizer", "_token_bytes", "_char_lookup"):
+        for name in ("_tokenizer_json", "_tokenizer", "_token_bytes"):
             self.__dict__.pop(name, None)  # left by an earlier subword fit
         return self._restore(list(RESERVED_TOKENS) + kept)
 
