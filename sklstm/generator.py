@@ -471,7 +471,12 @@ class LSTMTextGenerator(BaseEstimator):
         numeric = isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
         if kind != "content" and not (numeric or sp.issparse(X)):
             # Files to read, unless these are id sequences (already encoded).
-            X = check_sources(X, kind, where) if _is_path(X) else list(X)
+            if _is_path(X):
+                check_sources(X, kind, where)  # raises the single-path error
+            try:
+                X = list(X)
+            except TypeError:
+                check_sources(X, kind, where)  # raises: names what it expects
             if not X:
                 raise ValueError(f"{where} expects at least one file; got none.")
             if all(np.ndim(x) == 0 for x in X):
@@ -530,8 +535,8 @@ class LSTMTextGenerator(BaseEstimator):
                 )
             if prompts:
                 return self.sequencer_._encode(data)
-            if on_disk and self.sequencer_.input != "content":
-                return self.sequencer_._encode_to_disk(data)
+            if on_disk:
+                return self.sequencer_._encode_unpadded(data)
             return self.sequencer_._encode_documents(data)
         return data
 
@@ -643,9 +648,7 @@ class LSTMTextGenerator(BaseEstimator):
             )
             self.sequencer_ = clone(sequencer).fit(data)
             self.vocab_size_ = self.sequencer_.vocab_size_
-            if self.sequencer_.input != "content":
-                return self.sequencer_._encode_to_disk(data)
-            return self.sequencer_._encode(data)
+            return self.sequencer_._encode_unpadded(data)
         self.sequencer_ = None
         if kind == "corpus":
             self.vocab_size_ = max(data.max_id() + 1, N_RESERVED)

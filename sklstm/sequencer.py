@@ -406,6 +406,14 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             for doc in docs
         ]
 
+    def _encode_unpadded(self, docs):
+        """Ids of validated documents, as ``transform`` returns them without
+        ``maxlen`` and a model trains on them: files to an IdCorpus on disk,
+        text to a list of arrays in memory."""
+        if self.input == "content":
+            return self._encode(docs)
+        return self._encode_to_disk(docs)
+
     def _encode_to_disk(self, docs):
         """Ids of validated documents, written piece by piece to an IdCorpus."""
         writer = CorpusWriter(self.vocab_size_)
@@ -801,10 +809,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "vocabulary_")
         docs = self._documents(X, f"{type(self).__name__}.transform")
-        if self.input != "content" and self.maxlen is None:
-            return self._encode_to_disk(docs)
-        seqs = self._encode_documents(docs)
-        return seqs if self.maxlen is None else self._pad(seqs)
+        if self.maxlen is None:
+            return self._encode_unpadded(docs)
+        return self._pad(self._encode_documents(docs))
 
     def inverse_transform(self, X):
         """Turn integer id sequences back into text.

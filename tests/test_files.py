@@ -375,3 +375,13 @@ def test_file_names_in_a_numpy_array_are_read(paths):
     model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
     model.fit(np.array(paths))
     assert model.score(np.array(paths[:2])) == pytest.approx(model.score(paths[:2]))
+
+
+def test_a_model_reading_files_names_what_it_expects():
+    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
+    with pytest.raises(TypeError, match=r"iterable of file names .* got int"):
+        model.fit(3)
+    with pytest.raises(ValueError, match=r"single str.*\[path\]"):
+        model.fit("corpus.txt")
+    with pytest.raises(ValueError, match="at least one file; got none"):
+        model.fit([])
