@@ -240,14 +240,27 @@ class IdCorpus:
         """The whole stream, as a :class:`DiskStream` for training."""
         return DiskStream(self._path, self._dtype, self.n_tokens, len(self), self)
 
+    def lengths(self):
+        """Number of tokens of each document (int64 array)."""
+        return np.diff(self._starts) - 1
+
     def subset(self, indices):
         """A new corpus of the documents at ``indices``, in that order."""
+        return self.pieces([(i, 0, None) for i in indices])
+
+    def pieces(self, spans):
+        """A new corpus with one document per ``(document, start, stop)``:
+        ``self[document][start:stop]`` (``stop`` None: to the end)."""
         writer = CorpusWriter(self.vocab_size)
         try:
-            for i in indices:
-                start, stop = int(self._starts[i]) + 1, int(self._starts[i + 1])
-                for block in range(start, stop, _COPY_TOKENS):
-                    writer.write(self._read(block, min(stop, block + _COPY_TOKENS)))
+            for i, start, stop in spans:
+                first, end = int(self._starts[i]) + 1, int(self._starts[i + 1])
+                first, end = (
+                    first + start,
+                    end if stop is None else min(end, first + stop),
+                )
+                for block in range(first, end, _COPY_TOKENS):
+                    writer.write(self._read(block, min(end, block + _COPY_TOKENS)))
                 writer.end_document()
             return writer.close()
         except BaseException:

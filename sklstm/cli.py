@@ -528,8 +528,9 @@ def _add_train_parser(subparsers, lib):
         metavar="FRACTION",
         type=float,
         default=default("validation_fraction"),
-        help="fraction of whole documents held out for validation; 0 trains "
-        f"on everything (default: {show('validation_fraction')})",
+        help="fraction held out for validation: whole documents, or the end "
+        "of each when there are too few; 0 trains on everything (default: "
+        f"{show('validation_fraction')})",
     )
     p.add_argument(
         "--max-time",

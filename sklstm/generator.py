@@ -158,9 +158,11 @@ class LSTMTextGenerator(BaseEstimator):
         hold out the same documents and draw the same batches). See the
         README's "Training on several GPUs or machines".
     validation_fraction : float, default=0.1
-        Fraction of whole documents held out to measure validation loss each
-        epoch (at least one document when there are two or more). 0 trains on
-        everything.
+        Fraction of the text held out to measure validation loss each epoch:
+        ``round(validation_fraction * n_documents)`` whole documents, chosen
+        at random, when that is at least one (and leaves one to train on);
+        otherwise the last ``validation_fraction`` of every document's tokens
+        (one long text gives its end). 0 trains on everything.
     early_stopping : bool, default=True
         Stop when the monitored loss (validation loss, or training loss
         without validation) has not improved for ``n_iter_no_change`` epochs,
@@ -758,30 +760,48 @@ class LSTMTextGenerator(BaseEstimator):
         return made
 
     def _split_documents(self, sequences, rng):
-        """Hold out whole documents for validation (IdCorpus: new files)."""
+        """Hold out whole documents for validation or, when there are too
+        few, the end of every document (IdCorpus: new files)."""
+        fraction = self.validation_fraction
         n_docs = len(sequences)
-        if self.validation_fraction == 0:
+        if fraction == 0:
             return sequences, sequences[:0]
-        if n_docs < 2:
+        n_val = min(n_docs - 1, round(fraction * n_docs))
+        if n_val >= 1:
+            order = rng.permutation(n_docs)
+            if isinstance(sequences, IdCorpus):
+                return (
+                    sequences.subset(np.sort(order[n_val:])),
+                    sequences.subset(np.sort(order[:n_val])),
+                )
+            val_idx = set(order[:n_val].tolist())
+            train = [s for i, s in enumerate(sequences) if i not in val_idx]
+            val = [s for i, s in enumerate(sequences) if i in val_idx]
+            return train, val
+        # Too few documents to hold out whole ones at this fraction: each
+        # document's last `fraction` of tokens is held out instead.
+        if isinstance(sequences, IdCorpus):
+            lengths = sequences.lengths().tolist()
+        else:
+            lengths = [len(s) for s in sequences]
+        cuts = [n - round(fraction * n) for n in lengths]
+        if all(cut == n for cut, n in zip(cuts, lengths, strict=True)):
             warnings.warn(
-                f"validation_fraction={self.validation_fraction} holds out whole "
-                f"documents, but there is only {n_docs}; training without "
-                "validation.",
+                f"validation_fraction={fraction} of {n_docs} document(s) of "
+                f"{sum(lengths)} tokens leaves not one token to hold out; "
+                "training without validation.",
                 UserWarning,
                 stacklevel=3,
             )
             return sequences, sequences[:0]
-        n_val = min(n_docs - 1, max(1, round(self.validation_fraction * n_docs)))
-        order = rng.permutation(n_docs)
+        heads = [(i, 0, cut) for i, cut in enumerate(cuts) if cut > 0]
+        tails = [(i, cut, None) for i, cut in enumerate(cuts) if cut < lengths[i]]
         if isinstance(sequences, IdCorpus):
-            return (
-                sequences.subset(np.sort(order[n_val:])),
-                sequences.subset(np.sort(order[:n_val])),
-            )
-        val_idx = set(order[:n_val].tolist())
-        train = [s for i, s in enumerate(sequences) if i not in val_idx]
-        val = [s for i, s in enumerate(sequences) if i in val_idx]
-        return train, val
+            return sequences.pieces(heads), sequences.pieces(tails)
+        return (
+            [sequences[i][a:b] for i, a, b in heads],
+            [sequences[i][a:b] for i, a, b in tails],
+        )
 
     def _trainer(self, rows=None):
         """The compiled training wrapper of ``model_`` (``rows`` as in

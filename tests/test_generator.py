@@ -318,16 +318,58 @@ def test_validation_holds_out_whole_documents():
     assert held_out[0] in docs[1:]
 
 
-def test_single_document_with_validation_warns_and_trains_without():
-    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.5))
+def test_one_document_holds_out_its_end():
+    # One text: its last 15% is the validation document. It fits in one
+    # validation window, so val_loss is minus its mean log-likelihood.
+    doc = PATTERN * 5 + "hgfedcba"
+    gen = LSTMTextGenerator(
+        **dict(TINY, epochs=2, validation_fraction=0.15), early_stopping=False
+    ).fit([doc])
+    assert set(gen.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    tail = doc[-7:]  # round(0.15 * 48) characters
+    assert -gen.score([tail]) == pytest.approx(gen.history_["val_loss"][-1], rel=1e-4)
+
+
+@pytest.mark.parametrize("on_disk", [False, True], ids=["lists", "IdCorpus"])
+def test_too_few_documents_hold_out_the_end_of_each(on_disk, tmp_path):
+    # round(0.1 * 3) is 0 whole documents: the last tenth of each instead.
+    docs = ["a" * 40, "b" * 30, "c" * 4]
+    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.1))
+    if on_disk:
+        paths = []
+        for i, doc in enumerate(docs):
+            (tmp_path / f"{i}.txt").write_text(doc, encoding="utf-8")
+            paths.append(str(tmp_path / f"{i}.txt"))
+        seq = TextSequencer(input="filename").fit(paths)
+        ids = seq.transform(paths)
+    else:
+        seq = TextSequencer().fit(docs)
+        ids = seq.transform(docs)
+    train, val = gen._split_documents(ids, np.random.RandomState(0))
+    assert seq.inverse_transform(list(train)) == ["a" * 36, "b" * 27, "c" * 4]
+    assert seq.inverse_transform(list(val)) == ["a" * 4, "b" * 3]  # "c": 0.4 rounds to 0
+
+
+def test_whole_documents_are_held_out_when_there_are_enough():
+    docs = [f"{c}" * 30 for c in "abcdefghij"]  # round(0.2 * 10) = 2 documents
+    seq = TextSequencer().fit(docs)
+    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.2))
+    train, val = gen._split_documents(seq.transform(docs), np.random.RandomState(0))
+    held_out = seq.inverse_transform(val)
+    assert len(held_out) == 2 and set(held_out) < set(docs)
+    assert sorted(seq.inverse_transform(train) + held_out) == docs
+
+
+def test_text_too_short_to_hold_out_a_token_warns_and_trains_without():
+    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.01))
     with pytest.warns(
         UserWarning,
         match=re.escape(
-            "validation_fraction=0.5 holds out whole documents, but there is "
-            "only 1; training without validation."
+            "validation_fraction=0.01 of 1 document(s) of 40 tokens leaves not "
+            "one token to hold out; training without validation."
         ),
     ):
-        gen.fit([PATTERN * 10])
+        gen.fit([PATTERN * 5])
     assert set(gen.history_) == {"loss", "accuracy"}
     assert gen.n_epochs_ == 1
 
