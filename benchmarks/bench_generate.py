@@ -31,8 +31,10 @@ with the same weights and the same prompts:
 Every timing includes reading the prompts (sklstm's prefill, the numpy loop's
 steps over the prompt). Timings are the best of ``--repeats`` runs, taken in
 turn across the methods so that load from other processes does not hit all
-runs of one method; the classic loop is timed once over few tokens (it is
-slow).
+runs of one method. Each timed call follows a 0.5 s pause (other methods'
+threads go idle) and then an untimed call of the same method and size, so
+it measures steady generation, not threads waking up or a first trace. The
+classic loop is timed once over few tokens (it is slow).
 
 A large float32 matmul (``tf.linalg.matmul`` of 2048 x 2048 matrices, best of
 10, at the start and at the end of the run) gives the machine's FLOP/s. Each
@@ -432,8 +434,11 @@ def bench_model(name, gen, stream, args, peak):
             for label, call in methods.items():
                 # OpenBLAS worker threads keep spinning for a while after a
                 # multi-threaded call and would steal a core from the next
-                # method: let them go idle first.
+                # method: let them go idle first. The pause also parks this
+                # method's own threads, so an untimed call of the same size
+                # comes first: the timing is of steady generation.
                 time.sleep(0.5)
+                call()
                 best[label] = min(best[label], best_of(call, 1))
         rates.update({label: batch * n / seconds for label, seconds in best.items()})
         for label, rate in rates.items():
