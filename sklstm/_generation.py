@@ -23,8 +23,19 @@ MAX_SEED = np.iinfo(np.int32).max
 _STOP_CHUNK = 32
 # Tokens per compiled call when streaming.
 _STREAM_CHUNK = 8
-# Most tokens per compiled call.
+# Steps a compiled decode call is shaped for (it runs as many as asked, up
+# to that), so that one compiled loop serves every max_new_tokens and chunk
+# size; fewer for big batches, to bound the buffers of a call (batch x steps).
 _MAX_CALL = 1024
+_CALL_VALUES = 1 << 20
+
+
+def call_steps(batch):
+    """Steps per compiled decode call for ``batch`` rows."""
+    steps = _MAX_CALL
+    while steps > 8 and steps * batch > _CALL_VALUES:
+        steps //= 2
+    return steps
 
 
 @dataclass(frozen=True)
@@ -199,8 +210,8 @@ class Run:
     def advance(self, n):
         """Generate up to ``n`` more tokens per row: (batch, m) int32, m <= n."""
         c = self.controls
-        n = min(n, c.max_new_tokens - self.step, _MAX_CALL)
-        size = _bucket(n)  # steps the inputs are padded to
+        size = call_steps(self.uniforms.shape[1])  # steps the inputs are padded to
+        n = min(n, c.max_new_tokens - self.step, size)
         end = self.step + n
         temperatures = np.zeros(size, np.float32)
         temperatures[:n] = c.temperatures[self.step : end]

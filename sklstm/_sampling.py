@@ -1,8 +1,9 @@
 """The compiled generation loop and its sampling rules.
 
 Generation never calls ``model.predict`` per token. ``Sampler.prefill``
-consumes left-padded prompts in one masked pass; ``Sampler.decoder`` gives a
-loop compiled by XLA: each iteration adjusts the logits (repetition penalty,
+consumes left-padded prompts in masked passes of 64 columns;
+``Sampler.decoder`` gives a loop compiled by XLA: each iteration adjusts the
+logits (repetition penalty,
 temperature, top-k, top-p), draws one token per row and advances the LSTM
 states by one step with fused matrix products.
 
@@ -13,8 +14,9 @@ uniform number per step and row, drawn in advance from the caller's seed, so
 the tokens do not depend on how the steps are split into calls.
 
 Each combination of the controls in use (sampling, top-k, top-p, repetition
-penalty, end-of-document ban) is compiled once; controls left off cost
-nothing per step.
+penalty, end-of-document ban) is compiled once per batch size, whatever the
+prompts' lengths and ``max_new_tokens``; controls left off cost nothing per
+step.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import tensorflow as tf
 
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
+
+PREFILL_COLUMNS = 64  # prompt columns read per compiled call
 
 _NEG = -1e9  # logit given to tokens that must not be sampled
 _XLA_ERRORS = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
@@ -84,11 +89,20 @@ class Sampler:
             tf.zeros([vocab]), [[PAD_ID], [OOV_ID]], [_NEG, _NEG]
         )
         self._eod_ban = tf.one_hot(EOD_ID, vocab) * _NEG  # (vocab,)
+        state_specs = [
+            tf.TensorSpec([None, u], tf.float32) for u in network.units for _ in (0, 1)
+        ]
+        self._state_specs = state_specs
         self._prefills = {
             jit: tf.function(
                 self._prefill,
                 jit_compile=jit,
-                input_signature=[tf.TensorSpec([None, None], tf.int32)],
+                input_signature=[
+                    tf.TensorSpec([None, PREFILL_COLUMNS], tf.int32),
+                    state_specs,
+                    tf.TensorSpec([None, network.units[-1]], tf.float32),
+                    tf.TensorSpec([None, vocab], tf.bool),
+                ],
             )
             for jit in (True, False)
         }
@@ -161,31 +175,36 @@ class Sampler:
         x, states = self._recur(tokens, states, weights)
         return self._logits(x, weights), states  # (batch, vocab)
 
-    def _prefill(self, prompts):
-        """Read left-padded prompts (batch, time); return the first carry.
+    def _prefill(self, prompts, states, x, seen):
+        """Read one block of ``PREFILL_COLUMNS`` prompt columns.
 
-        The same fused step as generation runs over the prompt; padded steps
-        leave a row's states as they are. The output layer runs once, after
-        the last step.
+        Takes and returns the carry: the states, the top layer's output
+        ``x`` and the tokens ``seen`` so far; also returns the logits after
+        the block. The same fused step as generation runs over the columns;
+        padded steps leave a row's carry as it is. The output layer runs
+        once, after the last column.
         """
         weights = self._weights()
         batch = tf.shape(prompts)[0]
-        states = self.net.zero_states(batch)
-        x = states[-2]
         # Columns padded in every row change nothing: start at the first
-        # column holding a real token (widths are bucketed, so often some).
+        # column holding a real token (prompts are left-padded).
         real_columns = tf.reduce_any(tf.not_equal(prompts, PAD_ID), axis=0)
         first = tf.argmax(tf.cast(real_columns, tf.int32), output_type=tf.int32)
-        for t in tf.range(first, tf.shape(prompts)[1]):
+        t = tf.where(tf.reduce_any(real_columns), first, PREFILL_COLUMNS)
+        # A while loop, not `for t in tf.range(first, ...)`: a range starting
+        # at a value computed from the prompts would make XLA treat the
+        # prompts as constants, and compile anew for every prompt.
+        while t < PREFILL_COLUMNS:
             real = tf.not_equal(prompts[:, t], PAD_ID)[:, None]  # (batch, 1)
             top, new_states = self._recur(prompts[:, t], states, weights)
             states = [
                 tf.where(real, n, o) for n, o in zip(new_states, states, strict=True)
             ]
             x = tf.where(real, top, x)
+            t += 1
         logits = self._logits(x, weights)
         rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(prompts))
-        seen = (
+        seen |= (
             tf.scatter_nd(
                 tf.reshape(tf.stack([rows, prompts], axis=-1), [-1, 2]),
                 tf.ones([tf.size(prompts)], tf.int32),
@@ -193,8 +212,7 @@ class Sampler:
             )
             > 0
         )  # (batch, vocab): tokens in the prompt
-        done = tf.zeros([batch], tf.bool)
-        return logits, states, seen, done
+        return logits, states, x, seen
 
     # -- sampling rule -------------------------------------------------------
     def _adjust(self, logits, temperature, top_k, top_p, flags):
@@ -246,7 +264,10 @@ class Sampler:
         top_k = tf.minimum(top_k, vocab)
         out = tf.zeros(tf.shape(uniforms), tf.int32)  # (steps, batch)
         steps = tf.constant(0)
-        for i in tf.range(n):
+        # A while loop, not `for i in tf.range(n)`: the range would make XLA
+        # compile the loop anew for every n.
+        while steps < n:
+            i = steps
             adjusted = logits
             if use_eod_ban and step0 + i < min_new_tokens:
                 adjusted = adjusted + self._eod_ban
@@ -278,8 +299,25 @@ class Sampler:
         return tf.transpose(out), steps, logits, states, seen, done
 
     def prefill(self, prompts):
-        """Read left-padded prompts (batch, time): logits, states, seen, done."""
-        return self._run(lambda jit: self._prefills[jit], (prompts,))
+        """Read left-padded prompts (batch, time): logits, states, seen, done.
+
+        The prompts are read ``PREFILL_COLUMNS`` columns per compiled call,
+        so one compiled function serves every prompt length.
+        """
+        prompts = np.asarray(prompts, dtype=np.int32)
+        batch, width = prompts.shape
+        blocks = max(1, -(-width // PREFILL_COLUMNS))
+        padded = np.full((batch, blocks * PREFILL_COLUMNS), PAD_ID, np.int32)
+        padded[:, padded.shape[1] - width :] = prompts
+        states = self.net.zero_states(batch)
+        x = states[-2]
+        seen = tf.zeros([batch, self.net.vocab_size], tf.bool)
+        for start in range(0, padded.shape[1], PREFILL_COLUMNS):
+            block = tf.constant(padded[:, start : start + PREFILL_COLUMNS])
+            logits, states, x, seen = self._run(
+                lambda jit: self._prefills[jit], (block, states, x, seen)
+            )
+        return logits, states, seen, tf.zeros([batch], tf.bool)
 
     def decode(self, flags, args):
         """Run the decode loop for ``flags`` on ``args``."""
@@ -308,16 +346,13 @@ class Sampler:
 
         With ``jit_compile`` the loop is compiled by XLA into one native
         kernel (several times faster per step than the graph executor);
-        XLA specialises it to each batch size and number of steps.
+        XLA specialises it to each batch size only: the number of steps,
+        the prompts and the controls' values are inputs.
         """
         key = (flags, jit_compile)
         if key not in self._decoders:
             vocab = self.net.vocab_size
-            state_specs = [
-                tf.TensorSpec([None, u], tf.float32)
-                for u in self.net.units
-                for _ in (0, 1)
-            ]
+            state_specs = self._state_specs
             scalar_i = tf.TensorSpec([], tf.int32)
             scalar_f = tf.TensorSpec([], tf.float32)
 

@@ -251,3 +251,34 @@ def test_unknown_controls_are_named(gen):
         r"the generation controls are \['max_new_tokens'",
     ):
         gen.generate("the ", max_length=5)
+
+
+def test_compiled_loops_serve_every_prompt_and_length(gen, monkeypatch):
+    # XLA compiles a function for each distinct program. Were the prompts'
+    # values or the number of new tokens compile-time constants, each new
+    # prompt or max_new_tokens would compile anew (a fraction of a second
+    # each time): the programs must be the same for any of them.
+    from sklstm._sampling import Sampler
+
+    calls = []
+    run = Sampler._run
+
+    def record(self, function, args):
+        calls.append((function(True), args))
+        return run(self, function, args)
+
+    monkeypatch.setattr(Sampler, "_run", record)
+    prompts = [
+        (["the cat", "a dog sat on"], 5),
+        (["sat on the mat and " * 5, "mat"], 17),  # two blocks of columns
+        (["dog", "the the the"], 40),
+    ]
+    for batch, n in prompts:
+        gen.generate(batch, max_new_tokens=n, random_state=0, stop_at_eod=False)
+        gen.generate(batch, max_new_tokens=n, stop="zzz", stop_at_eod=False)
+    programs = {}
+    for function, args in calls:
+        hlo = function.experimental_get_compiler_ir(*args)(stage="hlo")
+        programs.setdefault(id(function), set()).add(hlo)
+    assert len(calls) > 2 * len(prompts) * 2  # prefill blocks and decode calls
+    assert [len(p) for p in programs.values()] == [1] * len(programs)
