@@ -253,32 +253,46 @@ def test_unknown_controls_are_named(gen):
         gen.generate("the ", max_length=5)
 
 
-def test_compiled_loops_serve_every_prompt_and_length(gen, monkeypatch):
-    # XLA compiles a function for each distinct program. Were the prompts'
-    # values or the number of new tokens compile-time constants, each new
-    # prompt or max_new_tokens would compile anew (a fraction of a second
-    # each time): the programs must be the same for any of them.
+def compiled_programs(gen, monkeypatch, calls):
+    """XLA programs (HLO text) of each compiled generation function that
+    ``calls`` of ``gen.generate`` (prompts, max_new_tokens) ran."""
     from sklstm._sampling import Sampler
 
-    calls = []
+    seen = []
     run = Sampler._run
 
     def record(self, function, args):
-        calls.append((function(True), args))
+        seen.append((function(True), args))
         return run(self, function, args)
 
     monkeypatch.setattr(Sampler, "_run", record)
-    prompts = [
-        (["the cat", "a dog sat on"], 5),
-        (["sat on the mat and " * 5, "mat"], 17),  # two blocks of columns
-        (["dog", "the the the"], 40),
-    ]
-    for batch, n in prompts:
-        gen.generate(batch, max_new_tokens=n, random_state=0, stop_at_eod=False)
-        gen.generate(batch, max_new_tokens=n, stop="zzz", stop_at_eod=False)
+    for prompts, n in calls:
+        gen.generate(prompts, max_new_tokens=n, random_state=0, stop_at_eod=False)
+        gen.generate(prompts, max_new_tokens=n, stop="zzz", stop_at_eod=False)
     programs = {}
-    for function, args in calls:
+    for function, args in seen:
         hlo = function.experimental_get_compiler_ir(*args)(stage="hlo")
         programs.setdefault(id(function), set()).add(hlo)
-    assert len(calls) > 2 * len(prompts) * 2  # prefill blocks and decode calls
+    assert len(seen) >= 4 * len(calls)  # prefill blocks and decode calls
+    return programs
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [
+            (["the cat", "a dog sat on"], 5),
+            (["sat on the mat and " * 5, "mat"], 17),  # two blocks of columns
+            (["dog", "the the the"], 40),
+        ],
+        [(["the cat"] * 9, 5), (["dog", "mat"] * 5, 9)],  # 9 and 10 rows
+    ],
+    ids=["prompts-and-lengths", "batch-sizes"],
+)
+def test_compiled_loops_serve_every_prompt_length_and_batch(gen, monkeypatch, calls):
+    # XLA compiles a function for each distinct program. Were the prompts'
+    # values or the number of new tokens compile-time constants, each new
+    # prompt or max_new_tokens would compile anew (a fraction of a second
+    # each time); batch sizes are bucketed. One program each must serve.
+    programs = compiled_programs(gen, monkeypatch, calls)
     assert [len(p) for p in programs.values()] == [1] * len(programs)
