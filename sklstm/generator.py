@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from sklstm import _data, _distribute
+from sklstm import _data, _distribute, _logs
 from sklstm._corpus import DiskStream, IdCorpus, check_sources
 from sklstm._device import share_gpus
 from sklstm._generation import (
@@ -27,6 +27,7 @@ from sklstm._generation import (
     parse_controls,
     stream_text,
 )
+from sklstm._logs import expected_retracing
 from sklstm._model import Network, build_model
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
@@ -40,6 +41,8 @@ from sklstm._validation import (
 )
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, check_id_sequences
+
+_logs.install()  # sklstm's own compiled functions retrace per model
 
 # Logits held at once while scoring: tokens per call scale down with the
 # vocabulary so that (tokens, vocab) float32 stays near 32 MB.
@@ -894,16 +897,17 @@ class LSTMTextGenerator(BaseEstimator):
         )
         own = [budget, best]
         try:
-            trainer.fit(
-                train_ds,
-                initial_epoch=first,
-                epochs=first + n_epochs,
-                steps_per_epoch=steps,
-                validation_data=val_ds,
-                callbacks=[*own, *callbacks],
-                shuffle=False,  # the dataset shuffles itself
-                verbose=self.verbose,
-            )
+            with expected_retracing():  # a new network traces Keras' step anew
+                trainer.fit(
+                    train_ds,
+                    initial_epoch=first,
+                    epochs=first + n_epochs,
+                    steps_per_epoch=steps,
+                    validation_data=val_ds,
+                    callbacks=[*own, *callbacks],
+                    shuffle=False,  # the dataset shuffles itself
+                    verbose=self.verbose,
+                )
             interrupted = False
         except KeyboardInterrupt:
             best.restore(interrupted=True)

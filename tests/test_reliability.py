@@ -830,3 +830,35 @@ def test_property_generated_text_uses_only_fitted_characters(
         assert isinstance(text, str)
         assert set(text) <= set(_CHAR_ALPHABET)  # no "\ufffd": never <unk>
         assert len(text) <= controls["max_new_tokens"]
+
+
+def test_fitting_many_models_keeps_tensorflow_quiet_about_retracing():
+    # Each fitted model traces its own compiled functions, as it must; after
+    # five of them TensorFlow would warn that functions keep retracing. Only
+    # a user's own retracing function should still be reported.
+    import logging
+
+    import tensorflow as tf
+
+    records = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = tf.get_logger()
+    logger.addHandler(handler)
+    try:
+        for seed in range(6):
+            model = LSTMTextGenerator(**dict(TINY, random_state=seed)).fit(DOCS)
+            model.score(DOCS)
+            model.generate("the ", max_new_tokens=3, random_state=0)
+
+        @tf.function
+        def users_function(x):
+            return x + 1
+
+        for n in range(1, 8):
+            users_function(tf.zeros([n]))
+    finally:
+        logger.removeHandler(handler)
+    retracing = [r.getMessage() for r in records if "retracing" in r.getMessage()]
+    assert retracing
+    assert all("users_function" in message for message in retracing)
