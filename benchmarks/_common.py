@@ -142,9 +142,17 @@ def join_documents(sequences):
     return join(sequences)
 
 
-def stream_bytes(sequences):
-    """Bytes of the int32 stream :func:`join_documents` would build."""
-    return 4 * (sum(len(s) for s in sequences) + len(sequences) + 1)
+def stream_tokens(sequences):
+    """Tokens of the stream :func:`join_documents` would build."""
+    return sum(len(s) for s in sequences) + len(sequences) + 1
+
+
+def stream_bytes(sequences, vocab_size):
+    """Bytes of the id stream sklstm's ``fit`` trains from (uint16 ids while
+    the vocabulary has at most 65,536 of them, else int32)."""
+    from sklstm._corpus import id_dtype
+
+    return id_dtype(vocab_size).itemsize * stream_tokens(sequences)
 
 
 def split_documents(docs, test_fraction=0.1, seed=0):

@@ -50,7 +50,8 @@ What is measured, per method and configuration, in a fresh child process
 A second table shows how memory scales with the corpus (documents
 repeated 1, 4 and 16 times, ``--scale-seconds`` of training each; with
 ``--quick`` the 1x point is the run of the first table): sklstm's
-peak memory and the size of its int32 id stream, and the classic recipe's
+peak memory and the size of its id stream (uint16 ids up to 65,536 of them,
+as ``fit`` keeps them), and the classic recipe's
 one-hot target array (float64, as ``to_categorical`` returns it) at 1x, and
 the size it would need at 4x and 16x (not run).
 
@@ -213,8 +214,8 @@ def run_sklstm(args, cfg, docs, timer, out):
         },
     )
     ids = gen.sequencer_.transform(docs)
-    out["stream_tokens"] = common.stream_bytes(ids) // 4
-    out["id_bytes"] = common.stream_bytes(ids)
+    out["stream_tokens"] = common.stream_tokens(ids)
+    out["id_bytes"] = common.stream_bytes(ids, gen.vocab_size_)
 
 
 def child(args):
@@ -408,7 +409,7 @@ def print_scaling_table(scaling, classic_runs, scales, classic_scaled=()):
                     status if measured else "not run: would need",
                 )
             )
-    header = ("method", "corpus", "tokens", "id stream (int32)",
+    header = ("method", "corpus", "tokens", "id stream",
               "one-hot targets", "peak RSS MB", "tokens/s", "")  # fmt: skip
     common.print_table(header, rows, "llrrrrrl")
 

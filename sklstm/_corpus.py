@@ -163,6 +163,12 @@ def _last_cut(text):
     return 0 if match is None else len(text) - 1 - match.start()
 
 
+def id_dtype(vocab_size):
+    """The smallest dtype of a stream of ids below ``vocab_size``: uint16
+    while the ids fit (2 bytes per token), else int32."""
+    return np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
+
+
 def _remove(path):
     try:
         os.remove(path)
@@ -289,7 +295,7 @@ class CorpusWriter:
     """Write documents' ids to a temporary stream file, then an IdCorpus."""
 
     def __init__(self, vocab_size):
-        self._dtype = np.dtype(np.uint16 if vocab_size <= 1 << 16 else np.int32)
+        self._dtype = id_dtype(vocab_size)
         self._vocab_size = vocab_size
         fd, self._path = tempfile.mkstemp(prefix="sklstm-ids-", suffix=".bin")
         self._file = os.fdopen(fd, "wb")

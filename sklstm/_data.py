@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from sklstm._corpus import DiskStream
+from sklstm._corpus import DiskStream, id_dtype
 from sklstm._tokens import EOD_ID
 
 # Streams on disk: windows per block read in one go, blocks read at once (in
@@ -29,10 +29,16 @@ _SHUFFLE_WINDOWS = 8192
 _READ_BUFFER = 1 << 16
 
 
-def join_documents(sequences):
-    """Concatenate id sequences into one stream with end-of-document ids."""
+def join_documents(sequences, vocab_size=None):
+    """Concatenate id sequences into one stream with end-of-document ids.
+
+    With ``vocab_size``, the stream takes the smallest dtype that holds the
+    ids (uint16 up to 65,536 ids: half of int32's memory); training casts
+    each batch to int32.
+    """
     total = sum(len(s) for s in sequences) + len(sequences) + 1
-    stream = np.empty(total, dtype=np.int32)
+    dtype = np.int32 if vocab_size is None else id_dtype(vocab_size)
+    stream = np.empty(total, dtype=dtype)
     pos = 0
     for seq in sequences:
         stream[pos] = EOD_ID
@@ -40,6 +46,21 @@ def join_documents(sequences):
         pos += len(seq) + 1
     stream[pos] = EOD_ID
     return stream
+
+
+def stream_tensor(stream):
+    """An in-memory id stream as a host tensor, its dtype kept (the numpy
+    array can then go: training holds one copy of the ids)."""
+    with tf.device("/cpu:0"):
+        return tf.convert_to_tensor(stream)
+
+
+def count_documents(stream):
+    """Documents in a joined stream (in memory or on disk)."""
+    if isinstance(stream, DiskStream):
+        return stream.n_docs
+    ends = tf.reduce_sum(tf.cast(tf.equal(stream, EOD_ID), tf.int64))
+    return int(ends) - 1
 
 
 def n_windows(stream_length, window, *, shuffle):
@@ -83,7 +104,7 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
                 first_epoch=first_epoch,
             )
         )  # fmt: skip
-    stream = tf.constant(stream, dtype=tf.int32)
+    stream = stream_tensor(stream)
     count = n_windows(int(stream.shape[0]), window, shuffle=shuffle)
     span = tf.range(window + 1)
     # The last window, stream[offset + (count - 1) * window :][: window + 1],
@@ -103,6 +124,7 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
         def gather(idx):
             starts = offset + idx * window  # (batch,)
             rows = tf.gather(stream, starts[:, None] + span[None, :])
+            rows = tf.cast(rows, tf.int32)
             return rows[:, :-1], rows[:, 1:]  # (batch, window) each
 
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).map(gather)
@@ -235,7 +257,7 @@ def stateful_dataset(
                 first_epoch=first_epoch, reset_rate=reset_rate,
             )
         )  # fmt: skip
-    stream = tf.constant(stream, dtype=tf.int32)
+    stream = stream_tensor(stream)
 
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
@@ -248,7 +270,7 @@ def stateful_dataset(
         def batch(j):
             j = tf.cast(j, tf.int32)
             cols = slice(None), slice(j * window, (j + 1) * window)
-            return (x[cols], keep[j]), y[cols]
+            return (tf.cast(x[cols], tf.int32), keep[j]), tf.cast(y[cols], tf.int32)
 
         return tf.data.Dataset.range(steps).map(batch)
 

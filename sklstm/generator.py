@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data, _distribute, _logs
-from sklstm._corpus import DiskStream, IdCorpus, check_sources
+from sklstm._corpus import IdCorpus, check_sources
 from sklstm._device import share_gpus
 from sklstm._generation import (
     MAX_SEED,
@@ -621,8 +621,12 @@ class LSTMTextGenerator(BaseEstimator):
             train_stream = train.stream()
             val_stream = val.stream() if len(val) else None
         else:
-            train_stream = _data.join_documents(train)
-            val_stream = _data.join_documents(val) if val else None
+            vocab = self.vocab_size_
+            # Joined in the smallest dtype, then held once, as a tensor.
+            train_stream = _data.stream_tensor(_data.join_documents(train, vocab))
+            val_stream = (
+                _data.stream_tensor(_data.join_documents(val, vocab)) if val else None
+            )
         del sequences, train, val  # the streams hold what training needs
         needed = self.sequence_length + 1
         if len(train_stream) < needed:
@@ -839,12 +843,7 @@ class LSTMTextGenerator(BaseEstimator):
         window, batch_size = int(self.sequence_length), int(self.batch_size)
         first = self.n_epochs_
         if self.stateful == "auto":
-            n_docs = max(
-                1,
-                train_stream.n_docs
-                if isinstance(train_stream, DiskStream)
-                else int(np.sum(train_stream == EOD_ID)) - 1,
-            )
+            n_docs = max(1, _data.count_documents(train_stream))
             stateful = (
                 self.distribution_strategy is None  # see _check_distribution
                 and len(train_stream) / n_docs >= _AUTO_STATEFUL * window
