@@ -509,7 +509,9 @@ def test_greedy_generation_matches_numpy_reference(request, fixture, stop_at_eod
     model = request.getfixturevalue(fixture)
     net = NumpyLM(model)
     assert len(net.lstms) == 2 and len(net.hidden) == 1  # the setup under test
-    for prompt in ["", "abc", "hh", "ba", "hgfedcba", "eeee"]:
+    # The last two are read in two and three blocks of 64 columns.
+    long_prompts = ["abcdefgh" * 9 + "ab", "hgfedcba" * 20]
+    for prompt in ["", "abc", "hh", "ba", "hgfedcba", "eeee", *long_prompts]:
         ids = net.greedy(_ids(model, prompt), 25, stop_at_eod)
         expected = model.sequencer_.inverse_transform([ids])[0]
         got = model.generate(
@@ -520,7 +522,7 @@ def test_greedy_generation_matches_numpy_reference(request, fixture, stop_at_eod
 
 @pytest.mark.parametrize("stop_at_eod", [True, False])
 def test_list_of_prompts_equals_prompts_one_by_one(text_model, stop_at_eod):
-    prompts = ["hgfedcba", "", "ba", "abcdefghabc", "hh"]
+    prompts = ["hgfedcba", "", "ba", "abcdefghabc", "hh", "abcdefgh" * 17]
     kwargs = dict(max_new_tokens=20, temperature=0, stop_at_eod=stop_at_eod)
     batch = text_model.generate(prompts, **kwargs)
     assert isinstance(batch, list)
