@@ -78,6 +78,69 @@ def inverse_cdf_sample(logits, uniforms):
     return tf.minimum(k * width + tf.minimum(j, width - 1), vocab - 1)
 
 
+def _sortable(x):
+    """int32 keys that order like the float32 values ``x`` (no NaN)."""
+    bits = tf.bitcast(x, tf.int32)
+    return tf.where(bits < 0, tf.bitwise.bitwise_xor(bits, _LOW_31), bits)
+
+
+def _from_sortable(keys):
+    """The float32 values of :func:`_sortable` keys."""
+    bits = tf.where(keys < 0, tf.bitwise.bitwise_xor(keys, _LOW_31), keys)
+    return tf.bitcast(bits, tf.float32)
+
+
+_LOW_31 = 0x7FFFFFFF
+
+
+def kth_largest(x, k):
+    """The ``k``-th largest value of each row of ``x`` (batch, n): (batch,).
+
+    A bisection over the 2**32 float32 values, one counting pass over the
+    row per bit: exact, ties included, and several times faster than
+    sorting under XLA on CPU (which sorts 10,000 values per row slower than
+    a whole LSTM step). ``k`` is clipped to [1, n].
+    """
+    k = tf.clip_by_value(k, 1, x.shape[-1])
+    low = tf.cast(tf.reduce_min(_sortable(x), axis=-1), tf.int64)  # count >= k
+    high = tf.cast(tf.reduce_max(_sortable(x), axis=-1), tf.int64)
+    for _ in range(32):
+        mid = (low + high + 1) // 2
+        value = _from_sortable(tf.cast(mid, tf.int32))
+        count = tf.reduce_sum(tf.cast(x >= value[:, None], tf.int32), axis=-1)
+        enough = count >= k
+        low = tf.where(enough, mid, low)
+        high = tf.where(enough, high, mid - 1)
+    # The row's own value at the bound (CPUs may treat denormal bounds as 0).
+    bound = _from_sortable(tf.cast(low, tf.int32))[:, None]
+    return tf.reduce_min(tf.where(x >= bound, x, x.dtype.max), axis=-1)
+
+
+def nucleus_floor(probs, top_p):
+    """Smallest probability kept by nucleus (top-p) sampling, per row.
+
+    Tokens are kept, most likely first, until the mass of those ranked
+    above the next one reaches ``top_p``: token ``i`` is kept when the mass
+    of tokens more likely than it is below ``top_p``, so the most likely
+    token always is. The kept tokens are those with a probability at least
+    the returned floor. Found by bisection over float32 values, as in
+    :func:`kth_largest`, without sorting.
+    """
+    keys = tf.bitcast(probs, tf.int32)  # probabilities are >= 0
+    low = tf.zeros([tf.shape(probs)[0]], tf.int32)
+    high = tf.reduce_max(keys, axis=-1)  # nothing is above the top: kept
+    for _ in range(31):  # smallest key whose mass above is below top_p
+        mid = (low + high) // 2
+        value = tf.bitcast(mid, tf.float32)
+        above = tf.reduce_sum(tf.where(probs > value[:, None], probs, 0.0), axis=-1)
+        kept = above < top_p
+        high = tf.where(kept, mid, high)
+        low = tf.where(kept, low, mid + 1)
+    # The row's own probability at the bound (denormal bounds may act as 0).
+    bound = tf.bitcast(high, tf.float32)[:, None]
+    return tf.reduce_min(tf.where(probs >= bound, probs, 2.0), axis=-1)
+
+
 class Sampler:
     """Continue batches of left-padded prompts with compiled loops."""
 
@@ -220,16 +283,13 @@ class Sampler:
         use_top_k, use_top_p = flags
         logits = logits / tf.maximum(temperature, 1e-6)
         if use_top_k:
-            kth = tf.math.top_k(logits, k=top_k).values[:, -1:]  # (batch, 1)
+            kth = kth_largest(logits, top_k)[:, None]  # (batch, 1)
             logits = tf.where(logits < kth, _NEG, logits)
         if use_top_p:
-            ordered = tf.sort(logits, axis=-1, direction="DESCENDING")
-            probs = tf.nn.softmax(ordered, axis=-1)
-            before = tf.cumsum(probs, axis=-1, exclusive=True)  # mass ranked above
             # Keep the smallest set whose mass reaches top_p (the top token always).
-            kept = tf.where(before < top_p, ordered, ordered[:, :1])  # row's top
-            floor = tf.reduce_min(kept, axis=-1, keepdims=True)  # (batch, 1)
-            logits = tf.where(logits < floor, _NEG, logits)
+            probs = tf.nn.softmax(logits, axis=-1)
+            floor = nucleus_floor(probs, top_p)[:, None]  # (batch, 1)
+            logits = tf.where(probs < floor, _NEG, logits)
         return logits
 
     def _decode(

@@ -233,6 +233,38 @@ def test_inverse_cdf_sampling_follows_the_distribution(vocab):
     assert distance < 1.5 * exact + 0.005
 
 
+@pytest.mark.parametrize("vocab", [1, 3, 98, 2_000])
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_top_k_and_top_p_thresholds_match_sorting(vocab, jit):
+    import tensorflow as tf
+
+    from sklstm._sampling import kth_largest, nucleus_floor
+
+    kth = tf.function(kth_largest, jit_compile=jit)
+    floor_of = tf.function(nucleus_floor, jit_compile=jit)
+    rng = np.random.default_rng(vocab)
+    x = (rng.standard_normal((16, vocab)) * 5).astype(np.float32)
+    x[:8] = np.round(x[:8])  # ties
+    x[::3, 0] = -1e9  # a banned token
+    x[1, :] = -0.0  # one row of equal values, zeros of both signs
+    x[1, ::2] = 0.0
+    ordered = -np.sort(-x, axis=1)
+    for k in sorted({1, min(2, vocab), vocab // 2 + 1, vocab}):
+        got = kth(tf.constant(x), tf.constant(k)).numpy()
+        np.testing.assert_array_equal(got, ordered[:, k - 1])
+
+    probs = np.exp(x - x.max(axis=1, keepdims=True))
+    probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    # Mass of the tokens more likely than each token.
+    above = np.array([[row[row > v].sum() for v in row] for row in probs.astype(float)])
+    for top_p in (1e-6, 0.3, 0.9, 0.999):
+        floor = floor_of(tf.constant(probs), tf.constant(top_p, tf.float32)).numpy()
+        kept = probs >= floor[:, None]
+        clear = np.abs(above - top_p) > 1e-5  # away from float32 rounding
+        np.testing.assert_array_equal(kept[clear], (above < top_p)[clear])
+        assert kept[np.arange(16), probs.argmax(axis=1)].all()  # the top token
+
+
 def test_fast_argmax_matches_numpy_including_ties():
     import tensorflow as tf
 
