@@ -260,11 +260,9 @@ class IdCorpus:
         writer = CorpusWriter(self.vocab_size)
         try:
             for i, start, stop in spans:
-                first, end = int(self._starts[i]) + 1, int(self._starts[i + 1])
-                first, end = (
-                    first + start,
-                    end if stop is None else min(end, first + stop),
-                )
+                base, end = int(self._starts[i]) + 1, int(self._starts[i + 1])
+                first = base + start
+                end = end if stop is None else min(end, base + stop)
                 for block in range(first, end, _COPY_TOKENS):
                     writer.write(self._read(block, min(end, block + _COPY_TOKENS)))
                 writer.end_document()
