@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from sklstm import _data, _distribute, _logs
-from sklstm._corpus import IdCorpus, check_sources
+from sklstm._corpus import IdCorpus, check_sources, id_dtype
 from sklstm._device import share_gpus
 from sklstm._generation import (
     MAX_SEED,
@@ -524,7 +524,8 @@ class LSTMTextGenerator(BaseEstimator):
     def _encode(self, X, where, *, prompts=False, on_disk=False):
         """Validated id sequences for ``X``, text or ids, on a fitted model.
 
-        Files are encoded to an IdCorpus with ``on_disk``, else in memory.
+        Files are encoded to an IdCorpus with ``on_disk``, else in memory;
+        text for training (``on_disk``) in the smallest dtype of its ids.
         """
         check_is_fitted(self, "model_")
         kind, data = self._split_input(X, where, prompts=prompts)
@@ -541,7 +542,9 @@ class LSTMTextGenerator(BaseEstimator):
             if prompts:
                 return self.sequencer_._encode(data)
             if on_disk:
-                return self.sequencer_._encode_unpadded(data)
+                return self.sequencer_._encode_unpadded(
+                    data, id_dtype(self.vocab_size_)
+                )
             return self.sequencer_._encode_documents(data)
         return data
 
@@ -657,7 +660,7 @@ class LSTMTextGenerator(BaseEstimator):
             )
             self.sequencer_ = clone(sequencer).fit(data)
             self.vocab_size_ = self.sequencer_.vocab_size_
-            return self.sequencer_._encode_unpadded(data)
+            return self.sequencer_._encode_unpadded(data, id_dtype(self.vocab_size_))
         self.sequencer_ = None
         if kind == "corpus":
             self.vocab_size_ = max(data.max_id() + 1, N_RESERVED)

@@ -406,12 +406,13 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             for doc in docs
         ]
 
-    def _encode_unpadded(self, docs):
+    def _encode_unpadded(self, docs, dtype=np.int32):
         """Ids of validated documents, as ``transform`` returns them without
         ``maxlen`` and a model trains on them: files to an IdCorpus on disk,
-        text to a list of arrays in memory."""
+        text to a list of arrays of ``dtype`` in memory (a model training
+        asks for the smallest dtype that holds its ids)."""
         if self.input == "content":
-            return self._encode(docs)
+            return self._encode(docs, dtype)
         return self._encode_to_disk(docs)
 
     def _encode_to_disk(self, docs):
@@ -441,7 +442,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             table = self._char_lookup = (self._tokens, codes, ids)
         return table[1], table[2]
 
-    def _encode_chars(self, docs):
+    def _encode_chars(self, docs, dtype=np.int32):
         """Char-level encoding through code points (no Python loop per char)."""
         codes, ids = self._char_table()
         seqs, unknown = [], set()
@@ -453,14 +454,14 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             at = np.minimum(np.searchsorted(codes, points), max(len(codes) - 1, 0))
             known = codes[at] == points if len(codes) else np.zeros(len(points), bool)
             seq = np.where(known, ids[at] if len(ids) else OOV_ID, OOV_ID)
-            seqs.append(seq.astype(np.int32))
+            seqs.append(seq.astype(dtype))
             if self.handle_unknown == "error" and not known.all():
                 unknown.update(chr(c) for c in np.unique(points[~known]).tolist())
         if unknown:
             self._refuse_unknown(sorted(unknown))
         return seqs
 
-    def _encode_subword(self, texts):
+    def _encode_subword(self, texts, dtype=np.int32):
         """Subword ids of normalised texts, encoded a million characters at a
         time (the tokenizer's per-token records of a whole corpus would take
         many times the ids' memory)."""
@@ -470,7 +471,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
         def flush():
             for owner, enc in zip(owners, tokenizer.encode_batch(group), strict=True):
-                parts[owner].append(np.asarray(enc.ids, dtype=np.int32))
+                parts[owner].append(np.asarray(enc.ids, dtype=dtype))
 
         for i, text in enumerate(texts):
             for piece in split_text(text):
@@ -482,7 +483,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                     group, owners, size = [], [], 0
         flush()
         return [
-            np.concatenate(p) if len(p) > 1 else p[0] if p else np.zeros(0, np.int32)
+            np.concatenate(p) if len(p) > 1 else p[0] if p else np.zeros(0, dtype)
             for p in parts
         ]
 
@@ -493,18 +494,18 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             "handle_unknown='oov' to map them to the out-of-vocabulary id."
         )
 
-    def _encode(self, docs):
-        """Text documents to a list of int32 id arrays, whole (no padding)."""
+    def _encode(self, docs, dtype=np.int32):
+        """Text documents to a list of id arrays, whole (no padding)."""
         if self.level == "char":
-            return self._encode_chars(docs)
+            return self._encode_chars(docs, dtype)
         if self.level == "subword":
             texts = [self._normalize(str(doc)) for doc in docs]
             _check_unicode(texts, type(self).__name__)
-            return self._encode_subword(texts)
+            return self._encode_subword(texts, dtype)
         lookup = self.vocabulary_.get
         seqs = [
             np.fromiter(
-                (lookup(tok, OOV_ID) for tok in self._tokenize(doc)), dtype=np.int32
+                (lookup(tok, OOV_ID) for tok in self._tokenize(doc)), dtype=dtype
             )
             for doc in docs
         ]

@@ -799,3 +799,31 @@ def test_nested_sequencer_parameters():
     assert "cat" in gen.sequencer_.vocabulary_
     assert gen.sequencer.level == "word"
     assert not hasattr(gen.sequencer, "vocabulary_")
+
+
+@pytest.mark.parametrize("level", ["char", "word", "subword"])
+def test_fit_holds_the_ids_of_a_small_vocabulary_in_two_bytes(level, monkeypatch):
+    # Up to 65,536 ids, the documents' ids and the joined stream are uint16
+    # while fit prepares them; transform still returns int32.
+    from sklstm import _data
+
+    docs = ["the cat sat on the mat. " * 8, "a dog ran in the fog! " * 8]
+    seen = []
+    join = _data.join_documents
+
+    def spy(sequences, vocab_size=None):
+        stream = join(sequences, vocab_size)
+        seen.append(({s.dtype for s in sequences}, stream.dtype))
+        return stream
+
+    monkeypatch.setattr(_data, "join_documents", spy)
+    sequencer = TextSequencer(
+        level=level, vocab_size=300 if level == "subword" else None
+    )
+    gen = LSTMTextGenerator(sequencer=sequencer, **dict(TINY, validation_fraction=0.5))
+    gen.fit(docs)
+    uint16 = np.dtype(np.uint16)
+    assert seen == [({uint16}, uint16)] * 2  # training and validation
+    assert {ids.dtype for ids in gen.sequencer_.transform(docs)} == {np.dtype(np.int32)}
+    gen.set_params(warm_start=True).fit(docs)
+    assert seen[2:] == [({uint16}, uint16)] * 2
