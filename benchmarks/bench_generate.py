@@ -26,7 +26,8 @@ with the same weights and the same prompts:
   is faster on idle cores, but small per-token matmuls split over threads
   stall badly (10x and worse) whenever another process holds a core;
 - sklstm: ``generate`` traced once before timing (warm-up call of the same
-  batch size); sampling (temperature 1) and greedy (temperature 0).
+  batch size); sampling (temperature 1) and greedy (temperature 0); with
+  ``--controls``, also ``top_k=40`` and ``top_p=0.9`` at the large batch.
 
 Every timing includes reading the prompts (sklstm's prefill, the numpy loop's
 steps over the prompt). Timings are the best of ``--repeats`` runs, taken in
@@ -414,8 +415,14 @@ def bench_model(name, gen, stream, args, peak):
         for label, lm in lms.items():
             lm.generate(with_eod, 8, rng)
             methods[label] = partial(lm.generate, with_eod, n, rng)
-        for label, temperature in (("sklstm generate", 1.0), ("sklstm greedy", 0.0)):
-            kwargs = dict(stop_at_eod=False, random_state=0, temperature=temperature)
+        variants = [("sklstm generate", {}), ("sklstm greedy", dict(temperature=0.0))]
+        if args.controls and batch > 1:
+            variants += [
+                ("sklstm top_k=40", dict(top_k=40)),
+                ("sklstm top_p=0.9", dict(top_p=0.9)),
+            ]
+        for label, control in variants:
+            kwargs = dict(stop_at_eod=False, random_state=0, **control)
             out = gen.generate(prompt_list, max_new_tokens=8, **kwargs)
             assert len(out) == batch
             methods[label] = partial(
@@ -486,6 +493,11 @@ def main():
     parser.add_argument("--batch", type=int, default=64, help="large batch size")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many")
     parser.add_argument("--models", choices=["char", "word", "both"], default="both")
+    parser.add_argument(
+        "--controls",
+        action="store_true",
+        help="also time top_k=40 and top_p=0.9 sampling at the large batch",
+    )
     args = parser.parse_args()
     for name, full, quick in (
         ("tokens", 1000, 300),
