@@ -1103,9 +1103,11 @@ class LSTMTextGenerator(BaseEstimator):
     def generate(self, prompt="", **controls):
         """Continue a prompt, or a batch of prompts.
 
-        The prompts are read after an end-of-document id in one masked pass;
-        then one compiled loop samples the new tokens, carrying the LSTM
-        states from step to step (no ``model.predict`` per token).
+        The prompts are read after an end-of-document id in masked passes of
+        64 tokens; then one compiled loop samples the new tokens, carrying
+        the LSTM states from step to step (no ``model.predict`` per token).
+        The loops are compiled by XLA once per batch size and set of controls
+        in use, not per prompt or ``max_new_tokens``.
 
         Parameters
         ----------
