@@ -99,8 +99,9 @@ def kth_largest(x, k):
     a whole LSTM step). ``k`` is clipped to [1, n].
     """
     k = tf.clip_by_value(k, 1, x.shape[-1])
-    low = tf.cast(tf.reduce_min(_sortable(x), axis=-1), tf.int64)  # count >= k
-    high = tf.cast(tf.reduce_max(_sortable(x), axis=-1), tf.int64)
+    keys = _sortable(x)
+    low = tf.cast(tf.reduce_min(keys, axis=-1), tf.int64)  # count >= k
+    high = tf.cast(tf.reduce_max(keys, axis=-1), tf.int64)
     for _ in range(32):
         mid = (low + high + 1) // 2
         value = _from_sortable(tf.cast(mid, tf.int32))

@@ -521,16 +521,17 @@ class LSTMTextGenerator(BaseEstimator):
         sequences = check_id_sequences(X if rows is None else rows, bound, where)
         return "ids", [s[s != PAD_ID] for s in sequences]  # drop padding
 
-    def _encode(self, X, where, *, prompts=False, on_disk=False):
+    def _encode(self, X, where, *, prompts=False, training=False):
         """Validated id sequences for ``X``, text or ids, on a fitted model.
 
-        Files are encoded to an IdCorpus with ``on_disk``, else in memory;
-        text for training (``on_disk``) in the smallest dtype of its ids.
+        For ``training``, files are encoded to an IdCorpus and text to the
+        smallest dtype of its ids, as ``fit`` encodes them; otherwise both
+        to int32 arrays in memory.
         """
         check_is_fitted(self, "model_")
         kind, data = self._split_input(X, where, prompts=prompts)
         if kind == "corpus":
-            return data if on_disk else list(data)
+            return data if training else list(data)
         if kind == "text":
             if self.sequencer_ is None:
                 raise TypeError(
@@ -541,7 +542,7 @@ class LSTMTextGenerator(BaseEstimator):
                 )
             if prompts:
                 return self.sequencer_._encode(data)
-            if on_disk:
+            if training:
                 return self.sequencer_._encode_unpadded(
                     data, id_dtype(self.vocab_size_)
                 )
@@ -614,7 +615,7 @@ class LSTMTextGenerator(BaseEstimator):
         where = f"{type(self).__name__}.{where}"
         if warm:
             self._check_same_network(units)
-            sequences = self._encode(X, where, on_disk=True)
+            sequences = self._encode(X, where, training=True)
         else:
             sequences = self._learn_vocabulary(X, where)
 

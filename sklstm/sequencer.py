@@ -428,10 +428,19 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             raise
         return writer.close()
 
+    def _from_tokens(self, name, build):
+        """``build()``, kept as attribute ``name`` until the tokens change
+        (a refit or a restore sets a new token list); left out of pickles."""
+        cached = self.__dict__.get(name)
+        if cached is None or cached[0] is not self._tokens:
+            cached = (self._tokens, build())
+            setattr(self, name, cached)
+        return cached[1]
+
     def _char_table(self):
         """Sorted code points of the char vocabulary, and their ids."""
-        table = self.__dict__.get("_char_lookup")
-        if table is None or table[0] is not self._tokens:
+
+        def build():
             pairs = sorted(
                 (ord(tok), i)
                 for i, tok in enumerate(self._tokens)
@@ -439,8 +448,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
             )
             codes = np.array([c for c, _ in pairs], dtype=np.uint32)
             ids = np.array([i for _, i in pairs], dtype=np.int32)
-            table = self._char_lookup = (self._tokens, codes, ids)
-        return table[1], table[2]
+            return codes, ids
+
+        return self._from_tokens("_char_lookup", build)
 
     def _encode_chars(self, docs, dtype=np.int32):
         """Char-level encoding through code points (no Python loop per char)."""
@@ -525,8 +535,8 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     def _id_strings(self):
         """Each id's text (bytes at subword level) as an object array, so
         decoding is one gather and one join instead of a loop per id."""
-        table = self.__dict__.get("_decode_lookup")
-        if table is None or table[0] is not self._tokens:
+
+        def build():
             if self.level == "subword":
                 strings = np.empty(len(self._token_bytes), dtype=object)
                 strings[:] = self._token_bytes
@@ -534,8 +544,9 @@ class TextSequencer(TransformerMixin, BaseEstimator):
                 strings = np.empty(len(self._tokens), dtype=object)
                 strings[:] = self._tokens
                 strings[OOV_ID] = _OOV_CHAR if self.level == "char" else OOV_TOKEN
-            table = self._decode_lookup = (self._tokens, strings)
-        return table[1]
+            return strings
+
+        return self._from_tokens("_decode_lookup", build)
 
     def _decode(self, ids):
         """One id sequence to text; padding and end-of-document are dropped."""
