@@ -7,6 +7,7 @@ import sys
 import joblib
 import numpy as np
 import pytest
+from corpora import SENTENCES
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -23,13 +24,7 @@ pytestmark = pytest.mark.slow
 # every thread's traceback and exits.
 HANG_TIMEOUT_S = 600
 
-DOCS = [
-    f"the {a} {b} sat on the {c}. it was {d}.\n"
-    for a in ("black", "white", "grey")
-    for b in ("cat", "dog")
-    for c in ("mat", "log")
-    for d in ("happy", "tired")
-]
+DOCS = SENTENCES
 
 GRIDS = {
     "generator": {"learning_rate": [0.002, 0.01]},

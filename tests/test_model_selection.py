@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from corpora import SENTENCES
 from scipy.stats import randint
 from sklearn.model_selection import (
     GridSearchCV,
@@ -20,13 +21,7 @@ from sklstm import (
     neg_bits_per_character_scorer,
 )
 
-DOCS = [
-    f"the {a} {b} sat on the {c}. it was {d}.\n"
-    for a in ("black", "white", "grey")
-    for b in ("cat", "dog")
-    for c in ("mat", "log")
-    for d in ("happy", "tired")
-]
+DOCS = SENTENCES
 
 
 def tiny(**params):
