@@ -15,7 +15,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from sklstm._lstm_cpu import embedded_lstm_time_major, layer_weights, lstm_time_major
 from sklstm._tokens import PAD_ID
+
+# Vocabularies up to this size project the embedding table through the first
+# LSTM's kernel instead of every token (fewer ids than tokens in a batch).
+_TABLE_VOCAB = 1024
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment
     raise ImportError(
@@ -156,6 +161,35 @@ class Network:
         if self.dense is not None:
             x = self.dense(x)
         return x, new_states
+
+    def fused_logits(self, ids, states, training=False, jit=True):
+        """Logits of a window, and its final states, with every LSTM layer
+        run by :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
+
+        ``ids`` is (time, batch) and so are the logits' first axes: (time,
+        batch, vocab). The same weights as :meth:`features`, and the same
+        result (dropout draws its own masks); no mask, float32 only. With
+        ``jit`` the recurrent loops are compiled by XLA.
+        """
+        new_states = []
+        for k, lstm in enumerate(self.lstms):
+            initial = states[2 * k : 2 * k + 2]
+            if k == 0 and self.vocab_size <= _TABLE_VOCAB:
+                table = tf.convert_to_tensor(self.embedding.embeddings)
+                x, h, c = embedded_lstm_time_major(
+                    ids, table, *layer_weights(lstm), *initial, jit=jit
+                )
+            else:
+                if k == 0:
+                    x = self.embedding(ids)  # (time, batch, embedding_dim)
+                x, h, c = lstm_time_major(x, *layer_weights(lstm), *initial, jit=jit)
+            new_states += [h, c]
+            dropout = self.dropouts.get(f"dropout_{k}")
+            if dropout is not None:
+                x = dropout(x, training=training)
+        if self.dense is not None:
+            x = self.dense(x)
+        return self.head(x), new_states  # (time, batch, vocab)
 
     # -- compiled entry points ---------------------------------------------
     def _score_chunk(self, ids, targets, states):

@@ -44,12 +44,27 @@ class Trainer(keras.Model):
     rows : int or None
         Batch rows of the stateful dataset; None trains every window from
         zero states (the network's own forward pass).
+    fused : bool
+        Run the LSTM layers through :mod:`sklstm._lstm_cpu` (time-major,
+        hand-written backward pass) instead of Keras' own layer call, in
+        training and validation. See :func:`sklstm._lstm_cpu.fused_refusal`
+        for when it can.
+    jit : bool
+        Compile the fused path's loops with XLA.
+    shape : (int, int) or None
+        ``(rows, time)`` of a full training batch (rows per replica). The
+        fused path pads smaller batches (an epoch's last one, validation's)
+        to it, so that the loops compiled by XLA serve every batch of the
+        run: XLA compiles once per shape.
     """
 
-    def __init__(self, network, rows=None):
+    def __init__(self, network, rows=None, fused=False, jit=True, shape=None):
         super().__init__(name="trainer")
         self.network = network
         self.rows = rows
+        self.fused = bool(fused)
+        self.jit = bool(jit)
+        self.shape = shape
         self._net = Network(network)
         self.states = []
         if rows is not None:
@@ -105,13 +120,42 @@ class Trainer(keras.Model):
         x, new_states = self._net.features(ids, states, training=training)
         return self._net.head(x), new_states
 
+    def _fused_forward(self, ids, keep, training):
+        """Time-major logits (time, batch, vocab) of the fused path, from the
+        carried states (``keep`` as in :meth:`_forward`; None: from zeros),
+        and the new states."""
+        batch, time = tf.shape(ids)[0], tf.shape(ids)[1]
+        if keep is None:
+            if self.shape is not None:  # padded with rows of id 0, cut below
+                rows, steps = self.shape
+                more_rows = tf.maximum(rows - batch, 0)
+                ids = tf.pad(ids, [[0, more_rows], [0, tf.maximum(steps - time, 0)]])
+            states = self._net.zero_states(tf.shape(ids)[0])
+        else:
+            states = [s * keep[:, None] for s in self.states]
+        logits, states = self._net.fused_logits(
+            tf.transpose(ids), states, training=training, jit=self.jit
+        )
+        return logits[:time, :batch], [s[:batch] for s in states]
+
     def train_step(self, data):
-        if self.rows is None:
+        if self.rows is None and not self.fused:
             return self._logs_for_reduction(super().train_step(data))
-        (x, keep), y = data
+        if self.rows is None:
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+            keep = None
+        else:
+            (x, keep), y = data
+        if self.fused:
+            # Time-major throughout: the loss and accuracy are means over
+            # every position, whatever the order of the axes.
+            y = tf.transpose(y)
         # As Keras's own train_step, with the states carried.
         with tf.GradientTape() as tape:
-            logits, new_states = self._forward(x, keep, training=True)
+            if self.fused:
+                logits, new_states = self._fused_forward(x, keep, training=True)
+            else:
+                logits, new_states = self._forward(x, keep, training=True)
             loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
             self._loss_tracker.update_state(
                 unscale_loss_for_distribution(loss),
@@ -121,12 +165,31 @@ class Trainer(keras.Model):
         variables = self.trainable_weights
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
-        for state, value in zip(self.states, new_states, strict=True):
-            state.assign(tf.stop_gradient(value))
-        return self.compute_metrics(x, y, logits)
+        if self.rows is not None:
+            for state, value in zip(self.states, new_states, strict=True):
+                state.assign(tf.stop_gradient(value))
+        return self._metric_logs(x, y, logits)
 
     def test_step(self, data):
-        return self._logs_for_reduction(super().test_step(data))
+        if not self.fused:
+            return self._logs_for_reduction(super().test_step(data))
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        y = tf.transpose(y)
+        logits, _ = self._fused_forward(x, None, training=False)
+        loss = self._compute_loss(x=x, y=y, y_pred=logits, training=False)
+        self._loss_tracker.update_state(
+            unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
+        )
+        return self._metric_logs(x, y, logits)
+
+    def _metric_logs(self, x, y, logits):
+        """The step's logs. Fused logits are time-major: the metrics see
+        every position as one sample, so that batches weigh by their rows
+        as in Keras' own step (which averages each row over its positions)."""
+        if self.fused:
+            y = tf.reshape(y, [-1])  # (time * batch,)
+            logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
+        return self._logs_for_reduction(self.compute_metrics(x, y, logits))
 
     def _logs_for_reduction(self, logs):
         """Step logs as Keras can average them over the replicas.

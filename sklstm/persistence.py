@@ -72,6 +72,10 @@ def _json_params(estimator):
     strategy = params.pop("distribution_strategy", None)
     if isinstance(strategy, str):
         params["distribution_strategy"] = strategy
+    # The default is left out too: training_kernel changes how a network
+    # trains, not the network.
+    if params.get("training_kernel") == "auto":
+        del params["training_kernel"]
     seed = params["random_state"]
     params["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
     if isinstance(params["units"], tuple):

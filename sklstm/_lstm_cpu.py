@@ -1,0 +1,304 @@
+"""Fused LSTM training on CPU, over a ``keras.layers.LSTM``'s own weights.
+
+Keras 3 on a CPU trains an LSTM through its generic recurrent loop: every
+time step multiplies that step's input by the input kernel, and autodiff
+accumulates each weight gradient one step at a time. This module computes a
+layer's forward and backward pass itself, in the layout that does the least
+work per step (time-major, Keras' gate order ``i, f, c, o``)::
+
+    forward:  Z = X @ W + b                      one matmul, all steps
+              for t:  z = Z[t] + h @ R            the only per-step matmul
+                      i, f, g, o = sigmoid, sigmoid, tanh, sigmoid
+                      c = f * c + i * g;  h = o * tanh(c)
+    backward: for t (reversed):  dz[t] from dh, dc  (element-wise)
+                                 dh = dz[t] @ R.T   the only per-step matmul
+              dW = X.T @ dZ, dR = H_prev.T @ dZ, db = sum(dZ), dX = dZ @ W.T
+
+The two loops are compiled by XLA (one native loop each, with the gate
+arithmetic fused); the big matrix products stay TensorFlow's own (oneDNN on
+x86). The loops take the weights as arguments, not as captured variables,
+so one compiled program serves every network of the same shapes in a
+process: a search of many small fits compiles each shape once.
+
+The layer's ``kernel``, ``recurrent_kernel`` and ``bias`` are the ones read
+and trained: the saved format, generation and cuDNN on a GPU are untouched.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def _forward_loop(z, recurrent_kernel, h0, c0):
+    """The recurrence over precomputed input projections.
+
+    ``z``: (time, batch, 4 * units), input projection plus bias. Returns the
+    outputs ``hs`` (time, batch, units), the cell states ``cs`` (time, batch,
+    units), the activated gates (time, batch, 4 * units), for the backward
+    pass, and the final ``h`` and ``c``.
+    """
+    steps = tf.shape(z)[0]
+    hs = tf.TensorArray(z.dtype, size=steps)
+    cs = tf.TensorArray(z.dtype, size=steps)
+    gates = tf.TensorArray(z.dtype, size=steps)
+    h, c = h0, c0
+    for t in tf.range(steps):
+        zt = z[t] + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
+        i, f, g, o = tf.split(zt, 4, axis=1)
+        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
+        c = f * c + i * g
+        h = o * tf.tanh(c)
+        hs = hs.write(t, h)
+        cs = cs.write(t, c)
+        gates = gates.write(t, tf.concat([i, f, g, o], axis=1))
+    return hs.stack(), cs.stack(), gates.stack(), h, c
+
+
+def _backward_loop(dhs, gates, cs, c0, recurrent_kernel, dh, dc):
+    """Backpropagation through time: the pre-activation gradients ``dz``
+    (time, batch, 4 * units) and the gradients of ``h0`` and ``c0``.
+
+    ``dhs`` is the gradient of the outputs, ``dh`` and ``dc`` those of the
+    final states.
+    """
+    steps = tf.shape(dhs)[0]
+    dzs = tf.TensorArray(dhs.dtype, size=steps)
+    cs_prev = tf.concat([c0[None], cs[:-1]], axis=0)  # c[t - 1], c[-1] = c0
+    recurrent_t = tf.transpose(recurrent_kernel)  # (4 * units, units)
+    for k in tf.range(steps):
+        t = steps - 1 - k
+        i, f, g, o = tf.split(gates[t], 4, axis=1)
+        tanh_c = tf.tanh(cs[t])
+        dh = dhs[t] + dh
+        dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
+        dz = tf.concat(
+            [
+                dc * g * i * (1.0 - i),
+                dc * cs_prev[t] * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                dh * tanh_c * o * (1.0 - o),
+            ],
+            axis=1,
+        )  # (batch, 4 * units)
+        dzs = dzs.write(t, dz)
+        dh = tf.matmul(dz, recurrent_t)
+        dc = dc * f
+    return dzs.stack(), dh, dc
+
+
+def _compiled(loop, jit):
+    return tf.function(loop, jit_compile=jit, reduce_retracing=True)
+
+
+# The loops compiled by XLA, and as TensorFlow graphs (no compile time).
+_LOOPS = {
+    jit: (_compiled(_forward_loop, jit), _compiled(_backward_loop, jit))
+    for jit in (True, False)
+}
+
+
+def _make_recurrence(jit):
+    """The recurrence of an LSTM layer, with its hand-written gradient, its
+    loops compiled by XLA (``jit``) or run as TensorFlow graphs."""
+    forward_loop, backward_loop = _LOOPS[jit]
+
+    @tf.custom_gradient
+    def recurrence(z, recurrent_kernel, h0, c0):
+        """The recurrence over the input projections ``z`` (time, batch,
+        4 * units): the outputs (time, batch, units), final ``h`` and ``c``.
+        """
+        # The loops' inputs are cut from any gradient tape: their gradient
+        # is the hand-written one, and a tape watching them would ask
+        # TensorFlow for a differentiable variant of the loop (which XLA
+        # cannot build).
+        args = [tf.stop_gradient(a) for a in (z, recurrent_kernel, h0, c0)]
+        hs, cs, gates, h, c = forward_loop(*args)
+
+        def grad(dhs, dh, dc):
+            # Outputs that the loss does not use may arrive as None.
+            dhs = tf.zeros_like(hs) if dhs is None else dhs
+            dh = tf.zeros_like(h) if dh is None else dh
+            dc = tf.zeros_like(c) if dc is None else dc
+            dz, dh0, dc0 = backward_loop(
+                *[tf.stop_gradient(a) for a in (dhs, gates, cs, c0)],
+                args[1],
+                *[tf.stop_gradient(a) for a in (dh, dc)],
+            )
+            # The recurrent kernel's gradient over all steps in one product:
+            # the sum over t of h[t - 1].T @ dz[t], with h[-1] = h0.
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)  # (time, batch, units)
+            units = tf.shape(h_prev)[2]
+            d_recurrent = tf.matmul(
+                tf.reshape(h_prev, [-1, units]),
+                tf.reshape(dz, [-1, 4 * units]),
+                transpose_a=True,
+            )
+            return dz, d_recurrent, dh0, dc0
+
+        return (hs, h, c), grad
+
+    return recurrence
+
+
+_RECURRENCE = {jit: _make_recurrence(jit) for jit in (True, False)}
+
+
+def _matmul_steps(x, w):
+    """``x`` (time, batch, n) @ ``w`` (n, m) -> (time, batch, m), as one
+    product over all time steps."""
+    shape = tf.shape(x)
+    flat = tf.reshape(x, [-1, shape[2]])
+    return tf.reshape(tf.matmul(flat, w), [shape[0], shape[1], -1])
+
+
+def lstm_time_major(x, kernel, recurrent_kernel, bias, h0, c0, *, jit=True):
+    """One LSTM layer over a whole sequence, time-major.
+
+    The input projection of all steps is one matrix product, and so are its
+    gradients (TensorFlow's own: ``x.T @ dz`` and ``dz @ kernel.T``); the
+    recurrence has a hand-written gradient, and its two loops are compiled
+    by XLA with ``jit`` (TensorFlow graphs without).
+
+    Parameters
+    ----------
+    x : tensor (time, batch, input)
+    kernel : tensor (input, 4 * units)
+    recurrent_kernel : tensor (units, 4 * units)
+    bias : tensor (4 * units,)
+    h0, c0 : tensors (batch, units)
+
+    Returns
+    -------
+    outputs : tensor (time, batch, units)
+    h, c : tensors (batch, units), the final states.
+    """
+    z = _matmul_steps(x, kernel) + bias  # (time, batch, 4 * units)
+    return _RECURRENCE[jit](z, recurrent_kernel, h0, c0)
+
+
+@tf.custom_gradient
+def _embedded_projection(ids, embeddings, kernel, bias):
+    """``embeddings[ids] @ kernel + bias`` as ``(embeddings @ kernel +
+    bias)[ids]``: (time, batch, 4 * units) from ``ids`` (time, batch).
+
+    The gradient of ``embeddings`` is what Keras' embedding layer gives: one
+    row per token (an ``IndexedSlices``, which Keras' optimizers treat in
+    their own way, so training follows Keras' path). The kernel's and the
+    bias' gradients go through the sum of ``dz`` per id.
+    """
+    table = tf.matmul(embeddings, kernel) + bias  # (vocab, 4 * units)
+
+    def grad(dz):
+        flat_ids = tf.reshape(ids, [-1])
+        flat_dz = tf.reshape(dz, [-1, tf.shape(dz)[2]])  # (tokens, 4 * units)
+        d_table = tf.math.unsorted_segment_sum(
+            flat_dz, flat_ids, tf.shape(embeddings)[0]
+        )  # (vocab, 4 * units)
+        d_embeddings = tf.IndexedSlices(
+            tf.matmul(flat_dz, kernel, transpose_b=True),  # (tokens, embedding)
+            flat_ids,
+            tf.shape(embeddings, out_type=tf.int64),
+        )
+        d_kernel = tf.matmul(embeddings, d_table, transpose_a=True)
+        return None, d_embeddings, d_kernel, tf.reduce_sum(d_table, axis=0)
+
+    return tf.gather(table, ids), grad
+
+
+def embedded_lstm_time_major(
+    ids, embeddings, kernel, recurrent_kernel, bias, h0, c0, *, jit=True
+):
+    """An embedding followed by an LSTM layer, for a small vocabulary.
+
+    ``embeddings[ids] @ kernel`` is ``(embeddings @ kernel)[ids]``: with
+    fewer ids in the vocabulary than tokens in a batch, the input projection
+    is a product over the vocabulary and a gather. ``ids`` is (time, batch);
+    the rest as in :func:`lstm_time_major`.
+    """
+    z = _embedded_projection(ids, embeddings, kernel, bias)
+    return _RECURRENCE[jit](z, recurrent_kernel, h0, c0)
+
+
+def layer_weights(layer):
+    """``kernel``, ``recurrent_kernel`` and ``bias`` of a Keras LSTM layer,
+    as tensors read from its variables."""
+    cell = layer.cell
+    return (
+        tf.convert_to_tensor(cell.kernel),
+        tf.convert_to_tensor(cell.recurrent_kernel),
+        tf.convert_to_tensor(cell.bias),
+    )
+
+
+def fused_refusal(lstms):
+    """Why the fused path cannot train these Keras LSTM layers, or None.
+
+    It computes float32 LSTMs with tanh and sigmoid activations, a bias and
+    no dropout inside the layer, running forwards: the layers sklstm builds
+    unless ``recurrent_dropout`` or a mixed precision policy is asked for.
+    """
+    for layer in lstms:
+        cell = layer.cell
+        if cell.recurrent_dropout or cell.dropout:
+            return (
+                f"layer {layer.name!r} has recurrent_dropout="
+                f"{cell.recurrent_dropout} and dropout={cell.dropout} inside the "
+                "layer (the fused path has no dropout inside the recurrence)"
+            )
+        if layer.compute_dtype != "float32":
+            return (
+                f"layer {layer.name!r} computes in {layer.compute_dtype} (dtype "
+                f"policy {layer.dtype_policy.name!r}); the fused path computes "
+                "in float32"
+            )
+        if (
+            cell.activation is not keras.activations.tanh
+            or cell.recurrent_activation is not keras.activations.sigmoid
+            or not cell.use_bias
+            or layer.go_backwards
+        ):
+            return (
+                f"layer {layer.name!r} is not a forward LSTM with tanh and "
+                "sigmoid activations and a bias"
+            )
+    return None
+
+
+def on_gpu(strategy=None):
+    """Whether training runs on a GPU: the strategy's devices, or without a
+    strategy any visible GPU (where Keras places the model)."""
+    if strategy is not None:
+        return any("GPU" in d.upper() for d in strategy.extended.worker_devices)
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+# XLA compiles each loop in about half a second per shape (on a 2-core
+# x86 machine), and its loops then train the default char model about 1.3x
+# faster than the same loops as TensorFlow graphs: a fit planned to do less
+# work than this (multiply-adds of the LSTM layers' forward passes) runs the
+# graphs, unless the shape was compiled before in the process.
+XLA_MIN_MACS = 1e11
+_compiled_shapes = set()
+
+
+def use_xla(shape, sizes, planned_steps, max_time=None):
+    """Whether a fit should run the loops compiled by XLA.
+
+    ``shape`` is ``(rows, time)`` of a batch, ``sizes`` the ``(input,
+    units)`` of every LSTM layer, ``planned_steps`` the training steps the
+    fit plans (None: until ``max_time``).
+    """
+    key = (tuple(shape), tuple(sizes))
+    if key in _compiled_shapes:
+        return True
+    rows, time = shape
+    per_step = rows * time * sum(4 * units * (n_in + units) for n_in, units in sizes)
+    steps = planned_steps if planned_steps is not None else float("inf")
+    if max_time is not None:
+        # Tokens a second at this machine class's speed bound the steps.
+        steps = min(steps, max_time * 3.5e10 / max(per_step, 1))
+    if per_step * steps < XLA_MIN_MACS:
+        return False
+    _compiled_shapes.add(key)
+    return True
