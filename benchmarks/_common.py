@@ -135,6 +135,43 @@ def load_corpus(fraction=1.0, repeat=1):
     return docs * repeat
 
 
+CORPORA = {
+    "docs": "the embedded corpus: CPython's documentation topics (English prose)",
+    "vim": "Vim's documentation (English prose; Debian's vim-runtime package)",
+    "stdlib": "the Python standard library's top-level modules (code)",
+}
+
+
+def load_named_corpus(name, max_chars=3_000_000):
+    """Documents of one of :data:`CORPORA`, whole files in sorted order up to
+    ``max_chars`` characters in all (the embedded corpus is whole)."""
+    import glob
+    import sysconfig
+
+    if name == "docs":
+        return load_corpus()
+    if name == "vim":
+        paths = sorted(glob.glob("/usr/share/vim/vim*/doc/*.txt"))
+        if not paths:
+            raise SystemExit(
+                "The vim corpus is Vim's documentation, which this machine lacks; "
+                "on Debian: apt-get install vim-runtime. Or choose another corpus."
+            )
+    elif name == "stdlib":
+        paths = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
+    else:
+        raise SystemExit(f"unknown corpus {name!r}; choose from {sorted(CORPORA)}")
+    docs, total = [], 0
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        if total + len(text) > max_chars:
+            break
+        docs.append(text)
+        total += len(text)
+    return docs
+
+
 def join_documents(sequences):
     """One int32 stream: ``EOD d1 EOD d2 ... EOD``, exactly as sklstm trains on."""
     from sklstm._data import join_documents as join

@@ -1,7 +1,12 @@
 """Model quality in a fixed time budget: sklstm against a plain Keras model.
 
-The embedded corpus (:func:`sklstm.load_python_docs`) is split into whole
-documents, 90% for training and 10% held out (a fixed seed). The held-out
+A corpus is split into whole documents, 90% for training and 10% held out
+(a fixed seed). ``--corpus`` chooses it: ``docs``, the embedded corpus
+(:func:`sklstm.load_python_docs`, 465,000 characters of English prose, the
+default); ``vim``, Vim's documentation (English prose; Debian's
+``vim-runtime`` package), whole files in sorted order up to
+``--corpus-chars`` (3,000,000); ``stdlib``, the Python standard library's
+top-level modules (code), likewise. Defaults are chosen on more than one. The held-out
 documents are used for nothing but the final measure. Each method gets the
 same training documents and ``--budget`` seconds of training (default 300):
 
@@ -40,6 +45,8 @@ under a minute)::
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python benchmarks/bench_quality.py
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python benchmarks/bench_quality.py \\
         --levels char,word,subword --sklstm-params batch_size=128
+    TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python benchmarks/bench_quality.py \\
+        --corpus vim --variant training_kernel=keras
 
 Everything is seeded; nothing is downloaded and nothing is written.
 """
@@ -286,6 +293,13 @@ def main():
     parser.add_argument(
         "--max-chars", type=int, help="cut each document (none; quick 1500)"
     )
+    parser.add_argument("--corpus", default="docs", choices=sorted(common.CORPORA))
+    parser.add_argument(
+        "--corpus-chars",
+        type=int,
+        default=3_000_000,
+        help="characters of the vim and stdlib corpora (whole files)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="models' seed")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--no-reference", action="store_true")
@@ -307,12 +321,13 @@ def main():
     from sklstm import TextSequencer
 
     start = time.perf_counter()
-    docs = common.load_corpus()
+    docs = common.load_named_corpus(args.corpus, args.corpus_chars)
     if args.max_chars:
         docs = [d[: args.max_chars] for d in docs]
     train, test = common.split_documents(docs, 0.1, args.split_seed)
     n_test_chars = sum(len(d) for d in test)
     print(
+        f"Corpus: {common.CORPORA[args.corpus]}; "
         f"{len(train)} training documents ({sum(map(len, train)):,} characters), "
         f"{len(test)} held out ({n_test_chars:,} characters); budget "
         f"{args.budget:g} s per model",
@@ -373,6 +388,7 @@ def main():
     for line in common.describe_run():
         print(line)
     print(
+        f"Corpus: {args.corpus} ({common.CORPORA[args.corpus]}). "
         f"Budget: {args.budget:g} s of training per model; split: "
         f"{len(train)} training / {len(test)} held-out documents (seed "
         f"{args.split_seed}), {n_test_chars:,} held-out characters"

@@ -1,6 +1,6 @@
 """Training speed and memory: sklstm against the classic recipe and plain Keras.
 
-Three ways to train the same network on the embedded corpus
+Four ways to train the same network on the embedded corpus
 (:func:`sklstm.load_python_docs`), each in a process of its own:
 
 - classic: the classic recipe. Every window of 20 tokens (stride 1) is
@@ -13,16 +13,35 @@ Three ways to train the same network on the embedded corpus
   ``model.fit`` on numpy arrays of non-overlapping windows of 100 tokens
   (``x = ids[i : i + 100]``, ``y = ids[i + 1 : i + 101]``), batch 64, sparse
   categorical cross-entropy from logits, Adam with Keras' defaults.
-- sklstm: ``LSTMTextGenerator.fit`` on the raw documents, with the same
-  network and the estimator's own batch size and sequence length (printed).
-  ``epochs`` is raised and early stopping turned off so that training runs
-  for the whole timed span; validation on 10% of the documents (its
-  default) runs at each epoch end and is reported apart.
+- fused and keras-path: ``LSTMTextGenerator.fit`` on the raw documents,
+  with the same network and the estimator's own batch size and sequence
+  length (printed), with ``training_kernel="fused"`` (sklstm's own LSTM
+  kernel, the default on a CPU) and ``training_kernel="keras"`` (Keras'
+  own LSTM layer; cuDNN on a GPU). ``epochs`` is raised and early stopping
+  turned off so that training runs for the whole timed span; validation on
+  10% of the documents (its default) runs at each epoch end and is
+  reported apart.
 
-Two configurations: char (``TextSequencer()``, embedding 64, LSTM 256) and
-word (``TextSequencer(level="word", max_words=10000)``, embedding 100, LSTM
-128, relu Dense 128). The word vocabulary is capped at 10,000 ids; the
-corpus holds fewer distinct words, so the figure used is printed.
+Three configurations: char (``TextSequencer()``, embedding 64, LSTM 256),
+char2 (the same with two LSTM layers of 256) and word
+(``TextSequencer(level="word", max_words=10000)``, embedding 100, LSTM 128,
+relu Dense 128). The word vocabulary is capped at 10,000 ids; the corpus
+holds fewer distinct words, so the figure used is printed.
+
+Machines are noisy, so every child runs ``--repeats`` times (3), the
+methods alternating within each repeat; tables give the median and the
+spread (lowest-highest), and ratios are medians of the ratios within a
+repeat (paired runs).
+
+A whole first ``fit`` is timed too (``--no-first-fit`` skips it): in a
+fresh process, from raw documents to a trained model, one epoch over
+``--fit-chars`` characters (1,000,000) of a corpus that is not the embedded
+one (Vim's documentation where Debian's ``vim-runtime`` is installed,
+otherwise the Python standard library's modules), for the default char
+model: ``LSTMTextGenerator(epochs=1).fit(docs)`` with each kernel, against
+plain Keras (tokenise with the same vocabulary, cut non-overlapping windows
+of 100, build, compile, ``fit(epochs=1)`` at batch 64). The time from the
+call to the first batch's end (tracing and compiling) is reported apart.
 
 What is measured, per method and configuration, in a fresh child process
 (``bench_train.py --child METHOD CONFIG``):
@@ -55,8 +74,8 @@ as ``fit`` keeps them), and the classic recipe's
 one-hot target array (float64, as ``to_categorical`` returns it) at 1x, and
 the size it would need at 4x and 16x (not run).
 
-Run from the repository root (about a quarter of an hour on 2 cores;
-``--quick``, with 3 s per child on 1/8 of the corpus, 2 to 3 minutes)::
+Run from the repository root (about 40 minutes on 2 cores; ``--quick``,
+with 3 s per child on 1/8 of the corpus and one repeat, a few minutes)::
 
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python benchmarks/bench_train.py
     TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python benchmarks/bench_train.py --quick
@@ -70,6 +89,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -77,9 +97,16 @@ import _common as common
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-METHODS = ("classic", "reference", "sklstm")
+METHODS = ("classic", "reference", "keras-path", "fused")
+KERNELS = {"keras-path": "keras", "fused": "fused"}
 CONFIGS = {
     "char": {"level": "char", "embedding_dim": 64, "units": 256, "dense_units": None},
+    "char2": {
+        "level": "char",
+        "embedding_dim": 64,
+        "units": (256, 256),
+        "dense_units": None,
+    },
     "word": {
         "level": "word",
         "max_words": 10_000,
@@ -89,6 +116,11 @@ CONFIGS = {
     },
 }
 RESULT_TAG = common.RESULT_TAG
+
+
+def layer_units(cfg):
+    units = cfg["units"]
+    return (units,) if isinstance(units, int) else tuple(units)
 
 
 def make_sequencer(config):
@@ -130,7 +162,9 @@ def run_classic(args, cfg, docs, timer, out):
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(window,), dtype="int32")
     h = keras.layers.Embedding(vocab, cfg["embedding_dim"])(inputs)
-    h = keras.layers.LSTM(cfg["units"])(h)
+    units = layer_units(cfg)
+    for k, u in enumerate(units):
+        h = keras.layers.LSTM(u, return_sequences=k < len(units) - 1)(h)
     if cfg["dense_units"]:
         h = keras.layers.Dense(cfg["dense_units"], activation="relu")(h)
     probs = keras.layers.Dense(vocab, activation="softmax")(h)
@@ -161,7 +195,8 @@ def run_reference(args, cfg, docs, timer, out):
     keras.utils.set_random_seed(0)
     inputs = keras.Input(shape=(None,), dtype="int32")
     h = keras.layers.Embedding(vocab, cfg["embedding_dim"], name="embedding")(inputs)
-    h = keras.layers.LSTM(cfg["units"], return_sequences=True, name="lstm_0")(h)
+    for k, u in enumerate(layer_units(cfg)):
+        h = keras.layers.LSTM(u, return_sequences=True, name=f"lstm_{k}")(h)
     if cfg["dense_units"]:
         h = keras.layers.Dense(cfg["dense_units"], activation="relu", name="dense")(h)
     logits = keras.layers.Dense(vocab, name="logits")(h)
@@ -191,9 +226,11 @@ def run_sklstm(args, cfg, docs, timer, out):
         early_stopping=False,
         callbacks=[timer],
         random_state=0,
+        training_kernel=KERNELS[args.child[0]],
     )
     gen.fit(docs)
     out["peak_rss"] = common.peak_rss()  # before anything else is allocated
+    out["kernel"] = gen.training_kernel_
     params = gen.get_params()
     out.update(
         vocab=int(gen.vocab_size_),
@@ -253,6 +290,59 @@ def child(args):
     print(RESULT_TAG + json.dumps(out), flush=True)
 
 
+def fit_corpus_name():
+    """The corpus of the whole-fit timing: Vim's documentation, where
+    installed, otherwise the standard library's modules."""
+    import glob
+
+    return "vim" if glob.glob("/usr/share/vim/vim*/doc/*.txt") else "stdlib"
+
+
+def first_fit_child(args):
+    """Time one whole first ``fit`` from raw documents, in this process."""
+    method = args.first_fit_child
+    import keras
+    import tensorflow as tf  # noqa: F401
+
+    from sklstm import LSTMTextGenerator, TextSequencer
+
+    docs = common.load_named_corpus(args.fit_corpus, args.fit_chars)
+    out = {"method": method, "chars": sum(map(len, docs)), "documents": len(docs)}
+    batch_timer, _ = common.keras_callbacks()
+    timer = batch_timer(warmup=0)
+    start = time.perf_counter()
+    if method == "reference":
+        sequencer = TextSequencer().fit(docs)
+        stream = common.join_documents(sequencer.transform(docs))
+        window, vocab = 100, sequencer.vocab_size_
+        n = (len(stream) - 1) // window  # non-overlapping windows
+        x = stream[: n * window].reshape(n, window)
+        y = stream[1 : n * window + 1].reshape(n, window)
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input(shape=(None,), dtype="int32")
+        h = keras.layers.Embedding(vocab, 64)(inputs)
+        h = keras.layers.LSTM(256, return_sequences=True)(h)
+        model = keras.Model(inputs, keras.layers.Dense(vocab)(h))
+        model.compile(
+            optimizer=keras.optimizers.Adam(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        model.fit(x, y, batch_size=64, epochs=1, callbacks=[timer], verbose=0)
+        out["training_s"] = timer.record["train_seconds"]
+    else:
+        gen = LSTMTextGenerator(
+            epochs=1, random_state=0, training_kernel=KERNELS[method],
+            callbacks=[timer],
+        )  # fmt: skip
+        gen.fit(docs)
+        out["training_s"] = gen.training_time_
+        out["kernel"] = gen.training_kernel_
+    out["fit_s"] = time.perf_counter() - start
+    out["first_batch_s"] = timer.record["first_batch_seconds"]
+    out["peak_rss"] = common.peak_rss()
+    print(RESULT_TAG + json.dumps(out), flush=True)
+
+
 # ------------------------------------------------------------------- parent
 def run_child(args, method, config, seconds, repeat):
     command = [
@@ -294,72 +384,146 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
-def print_config_table(config, results, peak):
-    by_method = {r["method"]: r for r in results}
-    ref = by_method.get("reference", {}).get("tokens_per_s")
-    classic = by_method.get("classic", {}).get("tokens_per_s")
+def run_first_fit(args, method):
+    command = [
+        sys.executable, os.path.abspath(__file__), "--first-fit-child", method,
+        "--fit-chars", str(args.fit_chars), "--fit-corpus", args.fit_corpus,
+    ]  # fmt: skip
+    result = common.run_child(command, f"first fit {method}")
+    if result is not None:
+        print(
+            f"  first fit {method:<10} {result['fit_s']:6.1f} s (first batch "
+            f"{result['first_batch_s']:.1f} s)",
+            flush=True,
+        )
+    return result
+
+
+def spread(values, fmt="{:,.0f}"):
+    """``median (lowest-highest)`` of a list of numbers."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "n/a"
+    text = fmt.format(statistics.median(values))
+    if len(values) > 1:
+        text += f" ({fmt.format(min(values))}-{fmt.format(max(values))})"
+    return text
+
+
+def paired(runs, method, other, key="tokens_per_s", invert=False):
+    """Median and spread of ``method``'s ``key`` over ``other``'s, within
+    each repeat (paired runs)."""
+    ratios = []
+    for repeat in runs:
+        a, b = repeat.get(method), repeat.get(other)
+        if a and b and a[key] and b[key]:
+            ratios.append(b[key] / a[key] if invert else a[key] / b[key])
+    return spread(ratios, "{:.2f}x")
+
+
+def print_config_table(config, runs, peak):
+    """``runs``: one dict per repeat, method -> result."""
     rows = []
     for method in METHODS:
-        r = by_method.get(method)
-        if r is None:
+        results = [run[method] for run in runs if method in run]
+        if not results:
             continue
-        rate = r["tokens_per_s"]
+        rates = [r["tokens_per_s"] for r in results]
         rows.append(
             (
                 method,
-                f"{r['batch']}x{r['window']}",
-                f"{rate:,.0f}",
-                ratio(rate, ref),
-                ratio(rate, classic),
-                common.mb(r["rss_loaded"]),
-                common.mb(r["peak_rss"]),
-                f"{100 * rate * r['flops_per_token'] / peak:.1f}%",
+                f"{results[0]['batch']}x{results[0]['window']}",
+                spread(rates),
+                paired(runs, method, "reference"),
+                paired(runs, method, "keras-path"),
+                spread([r["peak_rss"] / 2**20 for r in results], "{:,.0f}"),
+                spread(
+                    [
+                        100 * r["flops_per_token"] * v / peak
+                        for r, v in zip(results, rates, strict=True)
+                    ],
+                    "{:.1f}%",
+                ),  # fmt: skip
+                spread([r["first_batch_seconds"] for r in results], "{:.1f}"),
             )
         )
-    any_r = results[0]
+    any_r = next(iter(runs[0].values()))
     cfg = CONFIGS[config]
     print(
         f"\n### {config}: vocabulary {any_r['vocab']:,} ids, embedding "
-        f"{cfg['embedding_dim']}, LSTM {cfg['units']}"
+        f"{cfg['embedding_dim']}, LSTM {' + '.join(map(str, layer_units(cfg)))}"
         + (f", relu Dense {cfg['dense_units']}" if cfg["dense_units"] else "")
-        + f"; {any_r['chars']:,} characters, {any_r['stream_tokens']:,} tokens\n"
+        + f"; {any_r['chars']:,} characters, {any_r['stream_tokens']:,} tokens; "
+        f"{len(runs)} repeat(s)\n"
     )
-    header = ("method", "batch x window", "tokens/s", "x reference", "x classic",
-              "RSS after load MB", "peak RSS MB", "% of FLOP limit")  # fmt: skip
+    header = ("method", "batch x window", "tokens/s", "x reference",
+              "x keras-path", "peak RSS MB", "% of FLOP limit",
+              "first batch s")  # fmt: skip
     common.print_table(header, rows, "llrrrrrr")
-    print(
-        "\nRSS after load: the raw documents loaded (classic and reference: also "
-        "encoded into one id stream, before any windows); TensorFlow alone "
-        f"holds {common.mb(any_r['rss_import'])} MB.\n"
-    )
-    for r in results:
+    print()
+    for method in METHODS:
+        r = next((run[method] for run in runs if method in run), None)
+        if r is None:
+            continue
         line = (
-            f"- {r['method']}: {r['flops_per_token']:,} training FLOPs per target "
+            f"- {method}: {r['flops_per_token']:,} training FLOPs per target "
             f"token; {r['timed_batches']:,} batches timed over "
-            f"{r['timed_seconds']:.1f} s; {r['epochs']:.2f} epochs"
+            f"{r['timed_seconds']:.1f} s (first repeat)"
         )
-        if r["method"] == "classic":
+        if method == "classic":
             line += (
                 f"; {r['windows']:,} windows: inputs "
                 f"{common.human_bytes(r['window_bytes'])}, one-hot targets "
-                f"{common.human_bytes(r['onehot_bytes'])} "
-                f"({r['onehot_dtype']}); RSS once both were built "
-                f"{common.mb(r['rss_windows'])} MB"
+                f"{common.human_bytes(r['onehot_bytes'])} ({r['onehot_dtype']})"
             )
-        if r["method"] == "sklstm":
-            between = r["between_epochs_seconds"]
-            total = r["timed_seconds"] + between
+        if method in KERNELS:
             settings = ", ".join(f"{k}={v!r}" for k, v in r["settings"].items())
             line += (
-                f"; {settings} (its defaults; epochs raised and early stopping "
-                "off, so that the timer ends training); "
-                f"{between:.1f} s between epochs (validation, weight copies), "
-                f"not counted above; counting it, "
-                f"{r['timed_rows'] * r['tokens_per_row'] / total:,.0f} tokens/s"
+                f"; training_kernel_={r['kernel']!r}; {settings} (its defaults; "
+                "epochs raised and early stopping off, so that the timer ends "
+                f"training); {r['between_epochs_seconds']:.1f} s between epochs "
+                "(validation, weight copies), not counted above"
             )
         if "jit_compile" in r:
             line += f"; jit_compile={r['jit_compile']} (Keras' default)"
         print(line)
+
+
+def print_first_fit_table(runs, args):
+    rows = []
+    for method in ("reference", "keras-path", "fused"):
+        results = [run[method] for run in runs if method in run]
+        if not results:
+            continue
+        rows.append(
+            (
+                method,
+                spread([r["fit_s"] for r in results], "{:.1f}"),
+                paired(runs, method, "reference", "fit_s", invert=True),
+                paired(runs, method, "keras-path", "fit_s", invert=True),
+                spread([r["first_batch_s"] for r in results], "{:.1f}"),
+                spread([r["fit_s"] - r["training_s"] for r in results], "{:.1f}"),
+                spread([r["peak_rss"] / 2**20 for r in results], "{:,.0f}"),
+            )
+        )
+    any_r = next(iter(runs[0].values()))
+    print(
+        f"\n## Whole first fit: default char model, 1 epoch over "
+        f"{any_r['chars']:,} characters ({any_r['documents']} documents) of the "
+        f"{args.fit_corpus} corpus, each in a fresh process; {len(runs)} "
+        "repeat(s)\n"
+    )
+    header = ("method", "fit s", "speed x reference", "speed x keras-path",
+              "first batch s", "outside training s", "peak RSS MB")  # fmt: skip
+    common.print_table(header, rows, "lrrrrrr")
+    print(
+        "\nfit s: from raw documents to a trained model (reference: tokenise, "
+        "window, build, compile, fit). Speed: the other's fit time over this "
+        "one's, within a repeat. First batch: from the start of training to "
+        "the first batch's end (tracing, compiling). Outside training: fit s "
+        "less the training loop (tokenising; sklstm: validation split, "
+        "building)."
+    )
 
 
 def print_scaling_table(scaling, classic_runs, scales, classic_scaled=()):
@@ -439,8 +603,27 @@ def main():
         help="corpus repeats above 1 at which to run the classic recipe too, "
         "for the memory table (e.g. 4: about 10 GB for the word config)",
     )
-    parser.add_argument("--configs", default="char,word")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--repeats", type=int, help="paired runs of every child (3; quick 1)"
+    )
+    parser.add_argument(
+        "--classic-repeats",
+        type=int,
+        default=1,
+        help="repeats that run the classic recipe too (slow, memory-hungry)",
+    )
+    parser.add_argument("--no-first-fit", action="store_true")
+    parser.add_argument(
+        "--fit-chars", type=int, help="characters of the whole first fit (1,000,000)"
+    )
+    parser.add_argument(
+        "--fit-corpus",
+        choices=("vim", "stdlib"),
+        help="corpus of the whole first fit (vim where installed, else stdlib)",
+    )
+    parser.add_argument("--first-fit-child", help=argparse.SUPPRESS)
     parser.add_argument("--no-scaling", action="store_true")
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches")
     parser.add_argument("--classic-window", type=int, default=20)
@@ -452,15 +635,22 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     for name, full, quick in (
-        ("seconds", 60.0, 3.0),
+        ("seconds", 30.0, 3.0),
+        ("repeats", 3, 1),
+        ("fit_chars", 1_000_000, 100_000),
         ("scale_seconds", 10.0, 3.0),
         ("fraction", 1.0, 0.125),
         ("scales", "1,4,16", "1,16"),
     ):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
+    if args.fit_corpus is None:
+        args.fit_corpus = fit_corpus_name()
     if args.child:
         child(args)
+        return
+    if args.first_fit_child:
+        first_fit_child(args)
         return
 
     configs = [c for c in args.configs.split(",") if c]
@@ -476,21 +666,36 @@ def main():
     start = time.perf_counter()
     peaks = [common.measure_peak()]
     print(f"float32 matmul 2048x2048: {peaks[0] / 1e9:.1f} GFLOP/s", flush=True)
-    results = {c: [] for c in configs}
-    for config in configs:
-        for method in methods:
-            r = run_child(args, method, config, args.seconds, 1)
-            if r is not None:
-                results[config].append(r)
+    runs = {c: [] for c in configs}  # per config: per repeat, method -> result
+    for repeat in range(args.repeats):
+        for config in configs:
+            found = {}
+            for method in methods:
+                if method == "classic" and repeat >= args.classic_repeats:
+                    continue
+                r = run_child(args, method, config, args.seconds, 1)
+                if r is not None:
+                    found[method] = r
+            runs[config].append(found)
+    fit_runs = []
+    if not args.no_first_fit:
+        print(f"whole first fit on the {args.fit_corpus} corpus", flush=True)
+        for _ in range(args.repeats):
+            found = {}
+            for method in ("reference", "keras-path", "fused"):
+                r = run_first_fit(args, method)
+                if r is not None:
+                    found[method] = r
+            fit_runs.append(found)
     scaling = []
-    if not args.no_scaling and "sklstm" in methods:
+    if not args.no_scaling and "fused" in methods:
         for config in configs:
             for k in scales:
-                main_run = [r for r in results[config] if r["method"] == "sklstm"]
+                main_run = [run["fused"] for run in runs[config] if "fused" in run]
                 if k == 1 and main_run and args.scale_seconds == args.seconds:
                     scaling.append(main_run[0])  # the same run: reuse it
                     continue
-                r = run_child(args, "sklstm", config, args.scale_seconds, k)
+                r = run_child(args, "fused", config, args.scale_seconds, k)
                 if r is not None:
                     scaling.append(r)
     classic_scaled = []
@@ -513,16 +718,21 @@ def main():
     print(
         f"Timed training per child: {args.seconds:g} s after {args.warmup} "
         f"untimed batches; corpus: {args.fraction:g} of each document; peak "
-        f"{peak / 1e9:.1f} GFLOP/s (float32 matmul)"
+        f"{peak / 1e9:.1f} GFLOP/s (float32 matmul). Figures: median "
+        "(lowest-highest) over the repeats."
     )
     for config in configs:
-        if results[config]:
-            print_config_table(config, results[config], peak)
+        if any(runs[config]):
+            print_config_table(config, [r for r in runs[config] if r], peak)
+    if any(fit_runs):
+        print_first_fit_table([r for r in fit_runs if r], args)
 
-    classic_runs = [r for c in configs for r in results[c] if r["method"] == "classic"]
+    classic_runs = [
+        run["classic"] for c in configs for run in runs[c][:1] if "classic" in run
+    ]
     if scaling or classic_runs:
         print(
-            f"\n## Memory as the corpus grows (documents repeated; sklstm: "
+            f"\n## Memory as the corpus grows (documents repeated; fused: "
             f"{args.scale_seconds:g} s of timed training each)\n"
         )
         print_scaling_table(scaling, classic_runs, scales, classic_scaled)

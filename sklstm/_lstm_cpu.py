@@ -18,7 +18,13 @@ The two loops are compiled by XLA (one native loop each, with the gate
 arithmetic fused); the big matrix products stay TensorFlow's own (oneDNN on
 x86). The loops take the weights as arguments, not as captured variables,
 so one compiled program serves every network of the same shapes in a
-process: a search of many small fits compiles each shape once.
+process: a search of many small fits compiles each shape once. A fit too
+small to earn back XLA's compile time (:func:`use_xla`) runs the same loops
+as TensorFlow graphs.
+
+For a first layer over a small vocabulary, ``embeddings[ids] @ W`` is
+``(embeddings @ W)[ids]``: a product over the vocabulary and a gather
+replace the product over every token (:func:`embedded_lstm_time_major`).
 
 The layer's ``kernel``, ``recurrent_kernel`` and ``bias`` are the ones read
 and trained: the saved format, generation and cuDNN on a GPU are untouched.

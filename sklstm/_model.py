@@ -18,8 +18,8 @@ import tensorflow as tf
 from sklstm._lstm_cpu import embedded_lstm_time_major, layer_weights, lstm_time_major
 from sklstm._tokens import PAD_ID
 
-# Vocabularies up to this size project the embedding table through the first
-# LSTM's kernel instead of every token (fewer ids than tokens in a batch).
+# Without a batch shape, vocabularies up to this size project the embedding
+# table through the first LSTM's kernel instead of every token.
 _TABLE_VOCAB = 1024
 
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment
@@ -162,22 +162,27 @@ class Network:
             x = self.dense(x)
         return x, new_states
 
-    def fused_logits(self, ids, states, training=False, jit=True):
+    def fused_logits(self, ids, states, training=False, jit=True, table=None):
         """Logits of a window, and its final states, with every LSTM layer
         run by :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
 
         ``ids`` is (time, batch) and so are the logits' first axes: (time,
         batch, vocab). The same weights as :meth:`features`, and the same
         result (dropout draws its own masks); no mask, float32 only. With
-        ``jit`` the recurrent loops are compiled by XLA.
+        ``jit`` the recurrent loops are compiled by XLA. ``table`` projects
+        the embedding table through the first LSTM's kernel instead of every
+        token's embedding (None: for vocabularies up to 1,024 ids); it pays
+        when the vocabulary is smaller than a batch's tokens.
         """
+        if table is None:
+            table = self.vocab_size <= _TABLE_VOCAB
         new_states = []
         for k, lstm in enumerate(self.lstms):
             initial = states[2 * k : 2 * k + 2]
-            if k == 0 and self.vocab_size <= _TABLE_VOCAB:
-                table = tf.convert_to_tensor(self.embedding.embeddings)
+            if k == 0 and table:
+                embeddings = tf.convert_to_tensor(self.embedding.embeddings)
                 x, h, c = embedded_lstm_time_major(
-                    ids, table, *layer_weights(lstm), *initial, jit=jit
+                    ids, embeddings, *layer_weights(lstm), *initial, jit=jit
                 )
             else:
                 if k == 0:

@@ -66,6 +66,11 @@ class Trainer(keras.Model):
         self.jit = bool(jit)
         self.shape = shape
         self._net = Network(network)
+        # The first layer projects the embedding table, not every token's
+        # embedding, when the vocabulary is under half a batch's tokens.
+        self.table = (
+            None if shape is None else 2 * self._net.vocab_size <= shape[0] * shape[1]
+        )
         self.states = []
         if rows is not None:
             for k, units in enumerate(self._net.units):
@@ -134,7 +139,7 @@ class Trainer(keras.Model):
         else:
             states = [s * keep[:, None] for s in self.states]
         logits, states = self._net.fused_logits(
-            tf.transpose(ids), states, training=training, jit=self.jit
+            tf.transpose(ids), states, training=training, jit=self.jit, table=self.table
         )
         return logits[:time, :batch], [s[:batch] for s in states]
 

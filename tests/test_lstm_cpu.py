@@ -152,8 +152,13 @@ def fit(kernel, **params):
 
 @pytest.mark.parametrize(
     "params",
-    [dict(), dict(units=(16, 12)), dict(stateful=True, validation_fraction=0)],
-    ids=["1-layer", "2-layer", "stateful"],
+    [
+        dict(),
+        dict(units=(16, 12)),
+        dict(stateful=True, validation_fraction=0),
+        dict(l2=0.01, dense_units=8),
+    ],
+    ids=["1-layer", "2-layer", "stateful", "l2-dense"],
 )
 def test_a_seeded_fit_follows_keras_loss_curve(params):
     # The epochs end in a partial batch and validation windows are shorter
