@@ -258,3 +258,17 @@ def test_xla_serves_fits_with_enough_work_and_shapes_compiled_before(monkeypatch
     # Until max_time runs out: the time bounds the work.
     assert not _lstm_cpu.use_xla((32, 50), [(64, 256)], None, max_time=1)
     assert _lstm_cpu.use_xla((32, 50), [(64, 256)], None, max_time=600)
+
+
+def test_fits_of_the_same_shapes_reuse_the_compiled_loops(monkeypatch):
+    monkeypatch.setattr(_lstm_cpu, "XLA_MIN_MACS", 0)  # XLA even for tiny fits
+    forward, backward = _lstm_cpu._LOOPS[True]
+    fit("fused", epochs=1, units=20)
+    traced = forward.experimental_get_tracing_count()
+    backward_traced = backward.experimental_get_tracing_count()
+    again = fit("fused", epochs=1, units=20, random_state=1)
+    assert again.training_kernel_ == "fused"
+    # The second network traced no new loops: the programs XLA compiled for
+    # the first one (kept by shape) serve it.
+    assert forward.experimental_get_tracing_count() == traced
+    assert backward.experimental_get_tracing_count() == backward_traced
