@@ -131,17 +131,21 @@ class Trainer(keras.Model):
         and the new states."""
         batch, time = tf.shape(ids)[0], tf.shape(ids)[1]
         if keep is None:
-            if self.shape is not None:  # padded with rows of id 0, cut below
+            if self.shape is not None:  # padded with id 0, cut after the LSTMs
                 rows, steps = self.shape
                 more_rows = tf.maximum(rows - batch, 0)
                 ids = tf.pad(ids, [[0, more_rows], [0, tf.maximum(steps - time, 0)]])
             states = self._net.zero_states(tf.shape(ids)[0])
         else:
             states = [s * keep[:, None] for s in self.states]
-        logits, states = self._net.fused_logits(
-            tf.transpose(ids), states, training=training, jit=self.jit, table=self.table
+        return self._net.fused_logits(
+            tf.transpose(ids),
+            states,
+            training=training,
+            jit=self.jit,
+            table=self.table,
+            keep=(time, batch),
         )
-        return logits[:time, :batch], [s[:batch] for s in states]
 
     def train_step(self, data):
         if self.rows is None and not self.fused:
