@@ -370,9 +370,13 @@ def test_empty_prompt_works_on_an_id_model(id_model, prompt):
     if isinstance(prompt, list):
         (out,) = out
     np.testing.assert_array_equal(out, expected[0])
-    np.testing.assert_array_equal(
+    # Alone or beside another row: float32 matrix products may round a row
+    # differently in batches of other sizes (by 1e-8 here), no more.
+    np.testing.assert_allclose(
         id_model.predict_proba([[]]),
         id_model.predict_proba([[], [3]])[:1],
+        rtol=1e-6,
+        atol=1e-9,
     )
 
 
