@@ -163,7 +163,7 @@ class Network:
         return x, new_states
 
     def fused_logits(
-        self, ids, states, training=False, jit=True, table=None, keep=None
+        self, ids, states, training=False, jit=True, table=None, unpadded=None
     ):
         """Logits of a window, and its final states, with every LSTM layer
         run by :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
@@ -174,7 +174,7 @@ class Network:
         ``jit`` the recurrent loops are compiled by XLA. ``table`` projects
         the embedding table through the first LSTM's kernel instead of every
         token's embedding (None: for vocabularies up to 1,024 ids); it pays
-        when the vocabulary is smaller than a batch's tokens. ``keep``
+        when the vocabulary is smaller than a batch's tokens. ``unpadded``
         (time, batch) cuts padding off after the LSTM layers: the logits and
         states are those of the first ``time`` steps and ``batch`` rows.
         """
@@ -193,9 +193,10 @@ class Network:
                     x = self.embedding(ids)  # (time, batch, embedding_dim)
                 x, h, c = lstm_time_major(x, *layer_weights(lstm), *initial, jit=jit)
             new_states += [h, c]
-            if keep is not None and k == len(self.lstms) - 1:
-                x = x[: keep[0], : keep[1]]
-                new_states = [s[: keep[1]] for s in new_states]
+            if unpadded is not None and k == len(self.lstms) - 1:
+                time, batch = unpadded
+                x = x[:time, :batch]
+                new_states = [s[:batch] for s in new_states]
             dropout = self.dropouts.get(f"dropout_{k}")
             if dropout is not None:
                 x = dropout(x, training=training)

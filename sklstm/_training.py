@@ -144,7 +144,7 @@ class Trainer(keras.Model):
             training=training,
             jit=self.jit,
             table=self.table,
-            keep=(time, batch),
+            unpadded=(time, batch),
         )
 
     def train_step(self, data):
