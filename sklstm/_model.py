@@ -18,10 +18,6 @@ import tensorflow as tf
 from sklstm._lstm_cpu import embedded_lstm_time_major, layer_weights, lstm_time_major
 from sklstm._tokens import PAD_ID
 
-# Without a batch shape, vocabularies up to this size project the embedding
-# table through the first LSTM's kernel instead of every token.
-_TABLE_VOCAB = 1024
-
 if keras.backend.backend() != "tensorflow":  # pragma: no cover - environment
     raise ImportError(
         "sklstm needs the TensorFlow backend of Keras 3; KERAS_BACKEND is "
@@ -101,6 +97,11 @@ def build_model(
     return keras.Model(ids, logits, name="lstm_language_model")
 
 
+def lstm_layers(model):
+    """The LSTM layers of a network built by :func:`build_model`, in order."""
+    return [layer for layer in model.layers if layer.name.startswith("lstm_")]
+
+
 class Network:
     """The layers of a built model, and compiled functions that run them.
 
@@ -111,7 +112,7 @@ class Network:
     def __init__(self, model):
         self.model = model
         self.embedding = model.get_layer("embedding")
-        self.lstms = [layer for layer in model.layers if layer.name.startswith("lstm_")]
+        self.lstms = lstm_layers(model)
         names = {layer.name for layer in model.layers}
         self.dropouts = {
             layer.name: layer
@@ -163,7 +164,7 @@ class Network:
         return x, new_states
 
     def fused_logits(
-        self, ids, states, training=False, jit=True, table=None, unpadded=None
+        self, ids, states, training=False, jit=True, table=False, unpadded=None
     ):
         """Logits of a window, and its final states, with every LSTM layer
         run by :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
@@ -173,13 +174,11 @@ class Network:
         result (dropout draws its own masks); no mask, float32 only. With
         ``jit`` the recurrent loops are compiled by XLA. ``table`` projects
         the embedding table through the first LSTM's kernel instead of every
-        token's embedding (None: for vocabularies up to 1,024 ids); it pays
-        when the vocabulary is smaller than a batch's tokens. ``unpadded``
+        token's embedding; it pays when the vocabulary is smaller than a
+        batch's tokens. ``unpadded``
         (time, batch) cuts padding off after the LSTM layers: the logits and
         states are those of the first ``time`` steps and ``batch`` rows.
         """
-        if table is None:
-            table = self.vocab_size <= _TABLE_VOCAB
         new_states = []
         for k, lstm in enumerate(self.lstms):
             initial = states[2 * k : 2 * k + 2]

@@ -68,8 +68,8 @@ class Trainer(keras.Model):
         self._net = Network(network)
         # The first layer projects the embedding table, not every token's
         # embedding, when the vocabulary is under half a batch's tokens.
-        self.table = (
-            None if shape is None else 2 * self._net.vocab_size <= shape[0] * shape[1]
+        self.table = shape is not None and 2 * self._net.vocab_size <= (
+            shape[0] * shape[1]
         )
         self.states = []
         if rows is not None:

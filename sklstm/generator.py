@@ -29,7 +29,7 @@ from sklstm._generation import (
     stream_text,
 )
 from sklstm._logs import expected_retracing
-from sklstm._model import Network, build_model
+from sklstm._model import Network, build_model, lstm_layers
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
 from sklstm._training import Budget, Trainer
@@ -857,13 +857,12 @@ class LSTMTextGenerator(BaseEstimator):
                 "or fit a new network (warm_start=False)."
             )
         self.training_kernel_ = self._choose_kernel(strategy)
-        # Keras distributes the datasets over the replicas of the strategy
-        # in scope when the trainer is created.
         replicas = 1 if strategy is None else strategy.num_replicas_in_sync
         shape = (rows or -(-int(self.batch_size) // replicas), window)
         fused = self.training_kernel_ == "fused"
+        jit = False
         if fused:
-            units = [layer.units for layer in self._lstm_layers()]
+            units = [layer.units for layer in lstm_layers(self.model_)]
             inputs = [self.model_.get_layer("embedding").output_dim, *units[:-1]]
             jit = _lstm_cpu.use_xla(
                 shape,
@@ -871,23 +870,20 @@ class LSTMTextGenerator(BaseEstimator):
                 planned_steps,
                 None if self.max_time is None else float(self.max_time),
             )
+        # Keras distributes the datasets over the replicas of the strategy
+        # in scope when the trainer is created.
         with _distribute.strategy_scope(strategy):
-            trainer = Trainer(
-                self.model_, rows, fused=fused, jit=fused and jit, shape=shape
-            )
+            trainer = Trainer(self.model_, rows, fused=fused, jit=jit, shape=shape)
             # The trainer shares the network's optimizer, so its state is
             # what warm starts and saved files keep.
             _compile(trainer, self.model_.optimizer)
         return trainer
 
-    def _lstm_layers(self):
-        return [layer for layer in self.model_.layers if layer.name.startswith("lstm_")]
-
     def _choose_kernel(self, strategy):
         """``"fused"`` or ``"keras"``, as ``training_kernel`` asks."""
         if self.training_kernel == "keras":
             return "keras"
-        refusal = _lstm_cpu.fused_refusal(self._lstm_layers())
+        refusal = _lstm_cpu.fused_refusal(lstm_layers(self.model_))
         if self.training_kernel == "fused":
             if refusal is not None:
                 raise ValueError(
@@ -928,7 +924,6 @@ class LSTMTextGenerator(BaseEstimator):
                 first_epoch=first,
                 reset_rate=_RESET_RATE,
             )
-            trainer = self._trainer(rows, window, steps * epochs if epochs else None)
         else:
             train_ds = _data.window_dataset(
                 train_stream,
@@ -940,9 +935,8 @@ class LSTMTextGenerator(BaseEstimator):
             )
             n_train = _data.n_windows(len(train_stream), window, shuffle=True)
             steps = -(-n_train // batch_size)
-            trainer = self._trainer(
-                window=window, planned_steps=steps * epochs if epochs else None
-            )
+            rows = None
+        trainer = self._trainer(rows, window, steps * epochs if epochs else None)
         val_ds = None
         if val_stream is not None:
             val_window = min(window, len(val_stream) - 1)

@@ -50,9 +50,9 @@ def keras_pass(net, ids, states):
     return net.head(x), new_states  # (batch, time, vocab)
 
 
-def fused_pass(net, ids, states, jit):
+def fused_pass(net, ids, states, jit, table):
     logits, new_states = net.fused_logits(
-        tf.transpose(ids), states, training=True, jit=jit
+        tf.transpose(ids), states, training=True, jit=jit, table=table
     )
     return tf.transpose(logits, [1, 0, 2]), new_states
 
@@ -77,24 +77,18 @@ def gradients(net, passer, ids, states):
     return logits, new_states, [tf.convert_to_tensor(g) for g in grads]
 
 
-@pytest.fixture(params=["table", "matmul"])
-def projection(request, monkeypatch):
-    """Both ways the first layer projects its input: through the embedding
-    table (small vocabularies) and through every token's embedding."""
-    if request.param == "matmul":
-        monkeypatch.setattr(_model, "_TABLE_VOCAB", 0)
-    return request.param
-
-
+# Both ways the first layer projects its input: through the embedding table
+# (small vocabularies) and through every token's embedding.
+@pytest.mark.parametrize("table", [True, False], ids=["table", "matmul"])
 @pytest.mark.parametrize("jit", [True, False], ids=["xla", "graph"])
 @pytest.mark.parametrize("carried", [False, True], ids=["zero", "carried"])
 @pytest.mark.parametrize("units", [(16,), (16, 12)], ids=["1-layer", "2-layer"])
-def test_outputs_states_and_gradients_equal_keras(units, carried, jit, projection):
+def test_outputs_states_and_gradients_equal_keras(units, carried, jit, table):
     net = network(units)
     ids, states = inputs(net, carried)
     want_logits, want_states, want_grads = gradients(net, keras_pass, ids, states)
     got_logits, got_states, got_grads = gradients(
-        net, lambda n, i, s: fused_pass(n, i, s, jit), ids, states
+        net, lambda n, i, s: fused_pass(n, i, s, jit, table), ids, states
     )
     np.testing.assert_allclose(got_logits, want_logits, rtol=1e-5, atol=1e-5)
     for got, want in zip(got_states, want_states, strict=True):
