@@ -163,21 +163,28 @@ class Network:
             x = self.dense(x)
         return x, new_states
 
-    def fused_logits(
+    def fused_logits(self, ids, states, **kwargs):
+        """Logits (time, batch, vocab) of :meth:`fused_features`' features,
+        and the final states."""
+        x, new_states = self.fused_features(ids, states, **kwargs)
+        return self.head(x), new_states
+
+    def fused_features(
         self, ids, states, training=False, jit=True, table=False, unpadded=None
     ):
-        """Logits of a window, and its final states, with every LSTM layer
-        run by :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
+        """Features before the output layer, and the final states, of a
+        window with every LSTM layer run by
+        :func:`sklstm._lstm_cpu.lstm_time_major`, time-major.
 
-        ``ids`` is (time, batch) and so are the logits' first axes: (time,
-        batch, vocab). The same weights as :meth:`features`, and the same
+        ``ids`` is (time, batch) and so are the features' first axes: (time,
+        batch, features). The same weights as :meth:`features`, and the same
         result (dropout draws its own masks); no mask, float32 only. With
         ``jit`` the recurrent loops are compiled by XLA. ``table`` projects
         the embedding table through the first LSTM's kernel instead of every
         token's embedding; it pays when the vocabulary is smaller than a
         batch's tokens. ``unpadded``
-        (time, batch) cuts padding off after the LSTM layers: the logits and
-        states are those of the first ``time`` steps and ``batch`` rows.
+        (time, batch) cuts padding off after the LSTM layers: the features
+        and states are those of the first ``time`` steps and ``batch`` rows.
         """
         new_states = []
         for k, lstm in enumerate(self.lstms):
@@ -201,7 +208,7 @@ class Network:
                 x = dropout(x, training=training)
         if self.dense is not None:
             x = self.dense(x)
-        return self.head(x), new_states  # (time, batch, vocab)
+        return x, new_states
 
     # -- compiled entry points ---------------------------------------------
     def _score_chunk(self, ids, targets, states):

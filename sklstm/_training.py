@@ -24,14 +24,21 @@ import time
 import keras
 import tensorflow as tf
 
+from sklstm._fused_loss import linear_cross_entropy
 from sklstm._model import Network
 
-try:  # how Keras's own train_step reports the loss under tf.distribute
-    from keras.src.losses.loss import unscale_loss_for_distribution
-except ImportError:  # pragma: no cover - a Keras that moved it
+try:  # how Keras's own train_step scales the loss under tf.distribute
+    from keras.src.losses.loss import (
+        scale_loss_for_distribution,
+        unscale_loss_for_distribution,
+    )
+except ImportError:  # pragma: no cover - a Keras that moved them
+
+    def scale_loss_for_distribution(value):
+        return value / tf.distribute.get_strategy().num_replicas_in_sync
 
     def unscale_loss_for_distribution(value):
-        return value
+        return value * tf.distribute.get_strategy().num_replicas_in_sync
 
 
 class Trainer(keras.Model):
@@ -47,8 +54,9 @@ class Trainer(keras.Model):
     fused : bool
         Run the LSTM layers through :mod:`sklstm._lstm_cpu` (time-major,
         hand-written backward pass) instead of Keras' own layer call, in
-        training and validation. See :func:`sklstm._lstm_cpu.fused_refusal`
-        for when it can.
+        training and validation, and the output layer with its loss through
+        :func:`sklstm._fused_loss.linear_cross_entropy`. See
+        :func:`sklstm._lstm_cpu.fused_refusal` for when it can.
     jit : bool
         Compile the fused path's loops with XLA.
     shape : (int, int) or None
@@ -71,6 +79,8 @@ class Trainer(keras.Model):
         self.table = shape is not None and 2 * self._net.vocab_size <= (
             shape[0] * shape[1]
         )
+        if self.fused:  # hits counted by the fused loss, not from logits
+            self._accuracy = keras.metrics.Mean(name="accuracy")
         self.states = []
         if rows is not None:
             for k, units in enumerate(self._net.units):
@@ -86,6 +96,15 @@ class Trainer(keras.Model):
 
     def call(self, ids, training=False):
         return self.network(ids, training=training)
+
+    @property
+    def metrics(self):
+        """The loss and accuracy trackers (the fused path's own accuracy:
+        the compiled metric would need the logits)."""
+        if not self.fused:
+            return super().metrics
+        trackers = [getattr(self, "_loss_tracker", None), self._accuracy]
+        return [tracker for tracker in trackers if tracker is not None]
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Under a tf.distribute strategy, Keras learns the input shapes by
@@ -126,9 +145,9 @@ class Trainer(keras.Model):
         return self._net.head(x), new_states
 
     def _fused_forward(self, ids, keep, training):
-        """Time-major logits (time, batch, vocab) of the fused path, from the
-        carried states (``keep`` as in :meth:`_forward`; None: from zeros),
-        and the new states."""
+        """Time-major features (time, batch, features) of the fused path
+        before the output layer, from the carried states (``keep`` as in
+        :meth:`_forward`; None: from zeros), and the new states."""
         batch, time = tf.shape(ids)[0], tf.shape(ids)[1]
         if keep is None:
             if self.shape is not None:  # padded with id 0, cut after the LSTMs
@@ -138,7 +157,7 @@ class Trainer(keras.Model):
             states = self._net.zero_states(tf.shape(ids)[0])
         else:
             states = [s * keep[:, None] for s in self.states]
-        return self._net.fused_logits(
+        return self._net.fused_features(
             tf.transpose(ids),
             states,
             training=training,
@@ -155,17 +174,14 @@ class Trainer(keras.Model):
             keep = None
         else:
             (x, keep), y = data
-        if self.fused:
-            # Time-major throughout: the loss and accuracy are means over
-            # every position, whatever the order of the axes.
-            y = tf.transpose(y)
         # As Keras's own train_step, with the states carried.
         with tf.GradientTape() as tape:
             if self.fused:
-                logits, new_states = self._fused_forward(x, keep, training=True)
+                features, new_states = self._fused_forward(x, keep, training=True)
+                loss, hits = self._fused_loss(y, features, training=True)
             else:
                 logits, new_states = self._forward(x, keep, training=True)
-            loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
+                loss = self._compute_loss(x=x, y=y, y_pred=logits, training=True)
             self._loss_tracker.update_state(
                 unscale_loss_for_distribution(loss),
                 sample_weight=tf.shape(x)[0],
@@ -177,28 +193,44 @@ class Trainer(keras.Model):
         if self.rows is not None:
             for state, value in zip(self.states, new_states, strict=True):
                 state.assign(tf.stop_gradient(value))
-        return self._metric_logs(x, y, logits)
+        if self.fused:
+            return self._fused_logs(hits)
+        return self._logs_for_reduction(self.compute_metrics(x, y, logits))
 
     def test_step(self, data):
         if not self.fused:
             return self._logs_for_reduction(super().test_step(data))
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        y = tf.transpose(y)
-        logits, _ = self._fused_forward(x, None, training=False)
-        loss = self._compute_loss(x=x, y=y, y_pred=logits, training=False)
+        features, _ = self._fused_forward(x, None, training=False)
+        loss, hits = self._fused_loss(y, features, training=False)
         self._loss_tracker.update_state(
             unscale_loss_for_distribution(loss), sample_weight=tf.shape(x)[0]
         )
-        return self._metric_logs(x, y, logits)
+        return self._fused_logs(hits)
 
-    def _metric_logs(self, x, y, logits):
-        """The step's logs. Fused logits are time-major: the metrics see
-        every position as one sample, so that batches weigh by their rows
-        as in Keras' own step (which averages each row over its positions)."""
-        if self.fused:
-            y = tf.reshape(y, [-1])  # (time * batch,)
-            logits = tf.reshape(logits, [-1, tf.shape(logits)[-1]])
-        return self._logs_for_reduction(self.compute_metrics(x, y, logits))
+    def _fused_loss(self, y, features, training):
+        """The loss of Keras' ``compute_loss`` (mean cross-entropy, scaled
+        for the replicas, plus the regularisers' losses) from time-major
+        features, and each position's hit, without the logits of the whole
+        batch (:func:`sklstm._fused_loss.linear_cross_entropy`)."""
+        head = self._net.head
+        loss, hits = linear_cross_entropy(
+            tf.reshape(features, [-1, tf.shape(features)[-1]]),
+            head.kernel,
+            head.bias,
+            tf.reshape(tf.transpose(y), [-1]),  # time-major, as the features
+            training=training,
+        )
+        loss = scale_loss_for_distribution(loss)
+        for extra in self.losses:
+            loss += self._aggregate_additional_loss(extra)
+        return loss, hits
+
+    def _fused_logs(self, hits):
+        """The step's logs. Every position is one sample of the accuracy, so
+        that batches weigh by their tokens as in Keras' own step."""
+        self._accuracy.update_state(hits)
+        return self._logs_for_reduction(self.get_metrics_result())
 
     def _logs_for_reduction(self, logs):
         """Step logs as Keras can average them over the replicas.
