@@ -561,7 +561,7 @@ def test_save_load_round_trip_gives_identical_outputs(model, saved):
 def test_saved_file_holds_the_tokenizer_as_json(saved):
     meta = _meta(saved)
 
-    assert meta["format_version"] == 2
+    assert meta["format_version"] == 3
     assert meta["sequencer"]["params"]["vocab_size"] == 300
     tokenizer = json.loads(meta["sequencer"]["tokenizer"])
     assert tokenizer["model"]["type"] == "BPE"
