@@ -23,11 +23,10 @@ True
 from importlib import import_module
 
 from sklstm._corpus import IdCorpus
+from sklstm._version import __version__
 from sklstm.datasets import load_python_docs
 from sklstm.metrics import bits_per_character, neg_bits_per_character_scorer
 from sklstm.sequencer import TextSequencer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LSTMTextGenerator",

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from sklstm import _data, _distribute, _logs, _lstm_cpu
+from sklstm import _data, _distribute, _logs, _lstm_cpu, _state
 from sklstm._corpus import IdCorpus, check_sources, id_dtype
 from sklstm._device import share_gpus
 from sklstm._generation import (
@@ -208,30 +208,7 @@ class LSTMTextGenerator(BaseEstimator):
 
     Attributes
     ----------
-    model_ : keras.Model
-        The trained network: int ids (batch, time) -> logits (batch, time,
-        vocab).
-    sequencer_ : TextSequencer or None
-        The fitted tokeniser when trained on raw text; None when trained on
-        ids.
-    vocab_size_ : int
-        Number of token ids the model covers (reserved ids included).
-    history_ : dict of str to list of float
-        Per epoch: ``loss`` and ``accuracy`` (next-token) on the training
-        windows, and ``val_loss`` and ``val_accuracy`` with validation.
-    best_epoch_ : int
-        Epoch (0-based) whose weights the model holds.
-    n_epochs_ : int
-        Epochs run (an epoch cut short by ``max_time`` counts).
-    stateful_ : bool
-        Whether the last ``fit`` carried states across batches (what
-        ``stateful="auto"`` chose).
-    training_time_ : float
-        Seconds the last ``fit`` or ``partial_fit`` spent training
-        (validation included).
-    training_kernel_ : {"fused", "keras"}
-        How the last ``fit`` or ``partial_fit`` computed the LSTM layers
-        (what ``training_kernel="auto"`` chose).
+    <fitted attributes: sklstm._state.FITTED>
 
     See Also
     --------
@@ -1035,9 +1012,19 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         self : LSTMTextGenerator
         """
-        from sklstm.persistence import save
+        _state.save(self, path)
+        return self
 
-        save(self, path)
+    def __sklstm_set_state__(self, fitted):
+        """Set the fitted attributes that :func:`sklstm.load` read back.
+
+        Internal interface of the safe file format: ``fitted`` maps the
+        names that ``sklstm._state.FITTED`` declares (``model_`` included)
+        to their values. The compiled functions are built at once, as
+        ``fit`` builds them. Returns self.
+        """
+        vars(self).update(fitted)
+        self._engine()
         return self
 
     def __getstate__(self):
@@ -1321,6 +1308,10 @@ class LSTMTextGenerator(BaseEstimator):
         tags.target_tags.required = False
         tags.non_deterministic = False
         return tags
+
+
+# The fitted attributes are declared once, with their docstring entries.
+LSTMTextGenerator.__doc__ = _state.document(LSTMTextGenerator.__doc__)
 
 
 def _compile(model, optimizer):

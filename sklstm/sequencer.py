@@ -700,6 +700,34 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         self.vocab_size_ = len(self._tokens)
         return self
 
+    def __sklstm_get_state__(self):
+        """The fitted vocabulary as plain data, for sklstm's safe file format.
+
+        The one interface through which :func:`sklstm.load` and
+        ``LSTMTextGenerator.save`` read and restore a fitted sequencer, the
+        safe counterpart of ``__getstate__`` (parameters are not part of it:
+        they are ``get_params()``). Returns a dict of JSON data:
+        ``"tokens"``, the list of tokens in id order (reserved ones
+        included), and at subword level ``"tokenizer"``, the tokenizer's
+        JSON text. :meth:`__sklstm_set_state__` reads it back.
+        """
+        check_is_fitted(self, "vocabulary_")
+        state = {"tokens": list(self._tokens)}
+        if self.level == "subword":
+            state["tokenizer"] = self._tokenizer_json
+        return state
+
+    def __sklstm_set_state__(self, state):
+        """Set the fitted vocabulary from :meth:`__sklstm_get_state__`'s dict.
+
+        The sequencer's parameters (``level`` above all) must be those it
+        had when the state was taken. Returns self; raises ValueError when
+        the state holds no vocabulary this sequencer can use (a subword
+        tokenizer that is missing, damaged or disagrees with the tokens).
+        """
+        tokens = [str(token) for token in state["tokens"]]
+        return self._restore(tokens, state.get("tokenizer"))
+
     def _no_tokens(self, docs):
         raise ValueError(
             f"{type(self).__name__}.fit found no tokens in {len(docs)} "

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import zipfile
 
 import joblib
@@ -207,3 +208,177 @@ def test_numpy_parameter_values_are_saved_as_plain_numbers(tmp_path):
     assert loaded.embedding_dim == 4 and loaded.units == (6,)
     assert loaded.random_state == 3
     assert loaded.learning_rate == pytest.approx(0.01)
+
+
+# ------------------------------------------------------ fitted attributes
+def fitted_attributes(estimator):
+    """The public fitted attributes of ``estimator`` (names ending in ``_``)."""
+    params = estimator.get_params(deep=False)
+    return {
+        name
+        for name in vars(estimator)
+        if name.endswith("_") and not name.startswith("_") and name not in params
+    }
+
+
+def assert_same_fitted_state(copy, original):
+    """``copy`` has the fitted attributes of ``original``, with equal values."""
+    assert fitted_attributes(copy) == fitted_attributes(original)
+    for name in fitted_attributes(original):
+        mine, theirs = getattr(copy, name), getattr(original, name)
+        if name == "model_":
+            # As JSON: a network built in this process holds tuples where a
+            # loaded one holds lists.
+            assert json.loads(mine.to_json()) == json.loads(theirs.to_json())
+            for a, b in zip(mine.get_weights(), theirs.get_weights(), strict=True):
+                np.testing.assert_array_equal(a, b)
+        elif name == "sequencer_" and theirs is not None:
+            assert mine.get_params() == theirs.get_params()
+            assert mine.__sklstm_get_state__() == theirs.__sklstm_get_state__()
+            assert mine.vocabulary_ == theirs.vocabulary_
+        else:
+            assert mine == theirs, name
+            assert type(mine) is type(theirs), name
+
+
+@pytest.fixture(scope="module")
+def ids_model():
+    ids = np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
+    return LSTMTextGenerator(
+        embedding_dim=4, units=6, sequence_length=4, epochs=1, stateful=True,
+        validation_fraction=0, random_state=0,
+    ).fit(ids)  # fmt: skip
+
+
+@pytest.mark.parametrize("which", ["model", "ids_model"])
+def test_load_keeps_every_fitted_attribute_that_joblib_keeps(which, request, tmp_path):
+    fitted = request.getfixturevalue(which)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    fitted.save(tmp_path / "model.sklstm")
+
+    pickled = joblib.load(tmp_path / "model.joblib")
+    loaded = sklstm.load(tmp_path / "model.sklstm")
+
+    assert {"stateful_", "training_time_", "training_kernel_"} <= (
+        fitted_attributes(loaded)
+    )
+    assert ("n_features_in_" in fitted_attributes(loaded)) == (which == "ids_model")
+    assert_same_fitted_state(loaded, pickled)
+    assert_same_fitted_state(loaded, fitted)
+
+
+def test_fitted_attributes_are_declared_once_and_documented(model, ids_model):
+    from sklstm._state import FITTED
+
+    declared = [attribute.name for attribute in FITTED]
+    assert fitted_attributes(model) | fitted_attributes(ids_model) == set(declared)
+    doc = LSTMTextGenerator.__doc__
+    section = doc[doc.index("Attributes\n") : doc.index("See Also\n")]
+    entries = re.findall(r"^    (\w+) : ", section, flags=re.MULTILINE)
+    assert entries == declared
+    assert "    training_time_ : float\n        Seconds the last ``fit``" in section
+
+
+def test_values_of_the_wrong_kind_are_refused(saved, tmp_path):
+    path = rewrite(saved, tmp_path, meta=lambda m: {**m, "stateful": "yes"})
+    with pytest.raises(
+        ValueError, match=r"inconsistent .*stateful: expected true or false; got 'yes'"
+    ):
+        sklstm.load(path)
+    path = rewrite(saved, tmp_path, meta=lambda m: {**m, "training_kernel": "cuda"})
+    with pytest.raises(ValueError, match=r"training_kernel: expected 'fused' or"):
+        sklstm.load(path)
+    path = rewrite(saved, tmp_path, meta=lambda m: {**m, "n_epochs": None})
+    with pytest.raises(ValueError, match=r"n_epochs: expected an int; got None"):
+        sklstm.load(path)
+
+
+def test_the_next_format_version_is_refused(saved, tmp_path):
+    from sklstm.persistence import FORMAT_VERSION
+
+    newer = FORMAT_VERSION + 1
+    path = rewrite(saved, tmp_path, meta=lambda m: {**m, "format_version": newer})
+    with pytest.raises(
+        ValueError,
+        match=f"format version {newer}; this sklstm reads versions up to "
+        f"{FORMAT_VERSION}. Upgrade sklstm",
+    ):
+        sklstm.load(path)
+
+
+# ------------------------------------------------------ format version 2
+def save_format_2(estimator, path):
+    """Write ``estimator`` (char or word level, or fitted on ids) in format
+    version 2, as sklstm wrote it before version 3.
+
+    The JSON is built exactly as ``persistence.save`` built it then (the
+    fitted attributes it knew, ``n_features_in`` null when absent); the
+    network is the same Keras archive.
+    """
+    params = estimator.get_params(deep=False)
+    sequencer = params.pop("sequencer")
+    params["sequencer"] = None if sequencer is None else sequencer.get_params()
+    params["callbacks"] = None
+    strategy = params.pop("distribution_strategy", None)
+    if isinstance(strategy, str):
+        params["distribution_strategy"] = strategy
+    if params.get("training_kernel") == "auto":
+        del params["training_kernel"]
+    seed = params["random_state"]
+    params["random_state"] = int(seed) if isinstance(seed, int) else None
+    if isinstance(params["units"], tuple):
+        params["units"] = list(params["units"])
+    seq = estimator.sequencer_
+    seq_state = None
+    if seq is not None:
+        seq_state = {"params": seq.get_params(), "tokens": list(seq.vocabulary_)}
+    meta = {
+        "format": "sklstm-model",
+        "format_version": 2,
+        "sklstm_version": "0.1.0",
+        "keras_version": keras.__version__,
+        "params": params,
+        "sequencer": seq_state,
+        "vocab_size": int(estimator.vocab_size_),
+        "history": estimator.history_,
+        "n_epochs": int(estimator.n_epochs_),
+        "best_epoch": int(estimator.best_epoch_),
+        "n_features_in": (
+            int(estimator.n_features_in_)
+            if hasattr(estimator, "n_features_in_")
+            else None
+        ),
+    }
+    keras_file = os.fspath(path) + ".keras"
+    estimator.model_.save(keras_file)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("sklstm.json", json.dumps(meta, indent=1))
+        archive.write(keras_file, "model.keras")
+    os.unlink(keras_file)
+
+
+@pytest.mark.parametrize("which", ["model", "ids_model"])
+def test_files_of_format_version_2_still_load(which, request, tmp_path):
+    fitted = request.getfixturevalue(which)
+    path = tmp_path / "v2.sklstm"
+    save_format_2(fitted, path)
+    X = DOCS if which == "model" else np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
+
+    loaded = sklstm.load(path)
+
+    # What format version 2 held comes back; what it did not hold is absent.
+    unsaved = {"stateful_", "training_time_", "training_kernel_"}
+    assert fitted_attributes(loaded) == fitted_attributes(fitted) - unsaved
+    assert loaded.get_params()["units"] == fitted.get_params()["units"]
+    assert loaded.history_ == fitted.history_
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    # Saved again, it is a file of this format that still lacks them.
+    loaded.save(tmp_path / "again.sklstm")
+    with zipfile.ZipFile(tmp_path / "again.sklstm") as archive:
+        meta = json.loads(archive.read("sklstm.json"))
+    assert meta["format_version"] == 3 and meta["stateful"] is None
+    again = sklstm.load(tmp_path / "again.sklstm")
+    assert fitted_attributes(again) == fitted_attributes(loaded)
+    # And it trains on, which records the attributes anew.
+    again.set_params(warm_start=True, epochs=1).fit(X)
+    assert unsaved <= fitted_attributes(again)

@@ -1,6 +1,7 @@
 """Tests for sklstm.sequencer.TextSequencer."""
 
 import copy
+import json
 import math
 import pickle
 import re
@@ -412,6 +413,26 @@ def test_pickle_and_deepcopy_preserve_fitted_state(duplicate, maxlen):
     else:
         np.testing.assert_array_equal(twin_ids, ids)
     assert twin.inverse_transform(ids) == seq.inverse_transform(ids)
+
+
+@pytest.mark.parametrize(
+    "level, corpus", [("char", CHAR_CORPUS), ("word", WORD_CORPUS)]
+)
+def test_fitted_state_is_plain_data_that_restores_the_vocabulary(level, corpus):
+    seq = TextSequencer(level=level, max_words=8).fit(corpus)
+    docs = ["the cat and the zebra", "Abba dogs"]
+
+    state = json.loads(json.dumps(seq.__sklstm_get_state__()))  # plain data
+    twin = TextSequencer(**seq.get_params()).__sklstm_set_state__(state)
+
+    assert state == {"tokens": list(seq.vocabulary_)}
+    assert twin.vocabulary_ == seq.vocabulary_
+    assert twin.vocab_size_ == seq.vocab_size_ == 8
+    _assert_same_sequences(twin.transform(docs), seq.transform(docs))
+    ids = seq.transform(docs)
+    assert twin.inverse_transform(ids) == seq.inverse_transform(ids)
+    with pytest.raises(NotFittedError):
+        TextSequencer().__sklstm_get_state__()
 
 
 @pytest.mark.parametrize("method", ["transform", "inverse_transform"])

@@ -512,6 +512,24 @@ def test_joblib_round_trip_gives_identical_outputs(model, tmp_path):
         )
 
 
+def test_fitted_state_holds_the_tokenizer_as_json_text(model):
+    seq = model.sequencer_
+    state = json.loads(json.dumps(seq.__sklstm_get_state__()))  # plain data
+
+    twin = TextSequencer(**seq.get_params()).__sklstm_set_state__(state)
+
+    assert set(state) == {"tokens", "tokenizer"}
+    assert json.loads(state["tokenizer"])["model"]["type"] == "BPE"
+    assert twin.vocabulary_ == seq.vocabulary_
+    ids = seq.transform(DOCS)
+    assert [list(t) for t in twin.transform(DOCS)] == [list(i) for i in ids]
+    assert twin.inverse_transform(ids) == DOCS
+    with pytest.raises(ValueError, match="a subword sequencer needs its tokenizer"):
+        TextSequencer(**seq.get_params()).__sklstm_set_state__(
+            {"tokens": state["tokens"]}
+        )
+
+
 # ---------------------------------------------------------------- safe format
 @pytest.fixture(scope="module")
 def saved(model, tmp_path_factory):
@@ -543,7 +561,7 @@ def test_save_load_round_trip_gives_identical_outputs(model, saved):
 def test_saved_file_holds_the_tokenizer_as_json(saved):
     meta = _meta(saved)
 
-    assert meta["format_version"] == 2
+    assert meta["format_version"] == 3
     assert meta["sequencer"]["params"]["vocab_size"] == 300
     tokenizer = json.loads(meta["sequencer"]["tokenizer"])
     assert tokenizer["model"]["type"] == "BPE"
