@@ -541,6 +541,14 @@ def _add_train_parser(subparsers, lib):
         "batch, keeping the best weights (default: no limit)",
     )
     p.add_argument(
+        "--training-kernel",
+        choices=("auto", "fused", "keras"),
+        default=default("training_kernel"),
+        help="how the LSTM layers train: 'fused' is sklstm's own CPU kernel, "
+        "'keras' Keras' layer (cuDNN on a GPU), 'auto' the fused kernel on a "
+        f"CPU (default: {show('training_kernel')})",
+    )
+    p.add_argument(
         "--random-state",
         metavar="SEED",
         type=int,
@@ -848,6 +856,7 @@ def cmd_train(args):
         learning_rate=args.learning_rate,
         validation_fraction=args.validation_fraction,
         random_state=args.random_state,
+        training_kernel=args.training_kernel,
         verbose=verbose,
         sequencer__level=args.level,
         sequencer__max_words=args.max_words,

@@ -78,7 +78,7 @@ def word_joblib(corpus, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "word.joblib"
     status, _, err = run(
         "train", corpus / "a.txt", "--level", "word", *TINY,
-        "--sequence-length", "4", "-o", path, "--quiet",
+        "--sequence-length", "4", "-o", path, "--quiet", "--training-kernel", "keras",
     )  # fmt: skip
     assert status == 0, err
     return path
@@ -203,12 +203,14 @@ def test_train_on_a_folder_saves_a_safe_model_and_summarises(trained, model):
     params = model.get_params()
     assert (params["units"], params["embedding_dim"], params["epochs"]) == (8, 4, 2)
     assert params["random_state"] == 0 and model.n_epochs_ == 2
+    assert model.training_kernel_ == "fused"  # "auto" on a CPU
 
 
 def test_train_joblib_output_and_word_level(word_joblib):
     fitted = joblib.load(word_joblib)
     assert isinstance(fitted, LSTMTextGenerator)
     assert fitted.sequencer_.level == "word"
+    assert fitted.training_kernel == fitted.training_kernel_ == "keras"
 
 
 def test_train_without_paths_uses_the_embedded_corpus(monkeypatch, tmp_path):
