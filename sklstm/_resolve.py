@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
@@ -26,7 +25,7 @@ KINDS = (
     "a Pipeline ending in one",
     "a fitted search over either",
 )
-# scikit-learn's own sentence (check_is_fitted's default message).
+# check_is_fitted's sentence, for a search that is not fitted.
 NOT_FITTED = (
     "This {} instance is not fitted yet. Call 'fit' with appropriate arguments "
     "before using this estimator."
@@ -117,7 +116,9 @@ def resolve(estimator, where, *, text=False, source=None, also=None):
         A fitted LSTMTextGenerator, a Pipeline ending in one, or a fitted
         search (``best_estimator_``) over either.
     where : str
-        The caller's name, which starts every error message.
+        The caller's name, which starts the error messages (all but the one
+        for an unfitted LSTMTextGenerator, which is the one its own methods
+        raise).
     text : bool, default=False
         Whether the caller reads text: then a generator fitted on token ids
         without a TextSequencer before it is refused.
@@ -133,7 +134,8 @@ def resolve(estimator, where, *, text=False, source=None, also=None):
         When ``estimator`` holds no LSTMTextGenerator where one is expected,
         or is a search that is unfitted or was fitted with ``refit=False``.
     sklearn.exceptions.NotFittedError
-        When the LSTMTextGenerator is not fitted.
+        When the LSTMTextGenerator is not fitted, with the message of
+        ``check_is_fitted``.
     """
     kinds = (*KINDS, also) if also else KINDS
     expected = f"{', '.join(kinds[:-1])}, or {kinds[-1]}"
@@ -144,8 +146,8 @@ def resolve(estimator, where, *, text=False, source=None, also=None):
         arrived = f"{source} holds {_article(name)} {name}"
     prefix = f"{where} expects {expected}; {arrived}."
     generator, steps, front = _locate(estimator, prefix)
-    if not hasattr(generator, "model_"):
-        raise NotFittedError(f"{prefix} {NOT_FITTED.format(type(generator).__name__)}")
+    # The estimator's own methods' error, word for word.
+    check_is_fitted(generator, "model_")
     if (
         text
         and generator.sequencer_ is None

@@ -99,7 +99,7 @@ def test_a_history_dict_marks_its_lowest_validation_loss(tmp_path):
 def test_bad_input_is_refused(model):
     with pytest.raises(TypeError, match="history dict"):
         plot_history("not a model")
-    with pytest.raises(NotFittedError, match="history dict.* is not fitted yet"):
+    with pytest.raises(NotFittedError, match="^This LSTMTextGenerator instance is not"):
         plot_history(LSTMTextGenerator())  # not fitted
     with pytest.raises(ValueError, match="no loss to plot"):
         plot_history({"accuracy": [0.5]})

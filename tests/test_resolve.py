@@ -7,6 +7,7 @@ refuse the same inputs with the same words.
 """
 
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -184,18 +185,6 @@ def refit_false():
 
 # name: (make the object, error class, its class name, reason after the name)
 ERRORS = {
-    "unfitted-model": (
-        LSTMTextGenerator,
-        NotFittedError,
-        "LSTMTextGenerator",
-        " " + NOT_FITTED.format("LSTMTextGenerator"),
-    ),
-    "unfitted-pipeline": (
-        _word_pipeline,
-        NotFittedError,
-        "Pipeline",
-        " " + NOT_FITTED.format("LSTMTextGenerator"),
-    ),
     "unfitted-search": (
         lambda: GridSearchCV(LSTMTextGenerator(**TINY), {"units": [8]}),
         TypeError,
@@ -236,6 +225,13 @@ ERRORS = {
         " Its best_estimator_ is a Pipeline whose last step is LogisticRegression, "
         "not an LSTMTextGenerator.",
     ),
+}
+
+
+# An unfitted model gets the error its own methods raise, word for word.
+NOT_FITTED_MODELS = {
+    "unfitted-model": LSTMTextGenerator,
+    "unfitted-pipeline": _word_pipeline,
 }
 
 
@@ -310,3 +306,29 @@ def test_text_entry_points_refuse_a_model_fitted_on_ids(pipeline, tmp_path):
     status, out, err = run("info", path, "--trust-pickle", "--json")  # no text
     assert status == 0, err
     assert json.loads(out)["level"] is None
+
+
+@pytest.mark.parametrize("kind", list(NOT_FITTED_MODELS))
+def test_every_entry_point_refuses_an_unfitted_model_as_its_methods_do(kind, tmp_path):
+    obj = NOT_FITTED_MODELS[kind]()
+    message = NOT_FITTED.format("LSTMTextGenerator")
+    with pytest.raises(NotFittedError, match=f"^{re.escape(message)}$"):
+        LSTMTextGenerator().generate("the ")  # the method's own error
+    calls = [
+        lambda: sklstm.generate(obj, PROMPT),
+        lambda: sklstm.stream(obj, PROMPT),
+        lambda: bits_per_character(obj, DOCS),
+    ]
+    if importlib.util.find_spec("matplotlib") is not None:
+        from sklstm.plotting import plot_history
+
+        calls.append(lambda: plot_history(obj))
+    for call in calls:
+        with pytest.raises(NotFittedError, match=f"^{re.escape(message)}$"):
+            call()
+    path = tmp_path / "unfitted.joblib"
+    joblib.dump(obj, path)
+    for command, args in (("info", ()), ("generate", (PROMPT,))):
+        status, out, err = run(command, path, *args, "--trust-pickle")
+        assert (status, out) == (1, "")
+        assert err == f"sklstm {command}: error: {message}\n"
