@@ -43,8 +43,8 @@ __all__ = [
 
 _LAZY = {
     "LSTMTextGenerator": "sklstm.generator",
-    "generate": "sklstm.generator",
-    "stream": "sklstm.generator",
+    "generate": "sklstm._continuation",
+    "stream": "sklstm._continuation",
     "load": "sklstm.persistence",
 }
 

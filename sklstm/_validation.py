@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -116,3 +118,16 @@ def check_documents(X, where):
             f"non-str item(s): {shown}{more}."
         )
     return docs
+
+
+def check_prompts(prompt, where):
+    """Refuse prompt containers that only look like sequences (dict, set)."""
+    if (
+        isinstance(prompt, (Mapping, AbstractSet))
+        or prompt is None
+        or isinstance(prompt, (bool, numbers.Number))
+    ):
+        raise TypeError(
+            f"{where} expects a str prompt, a list of str prompts or integer id "
+            f"sequences; got {type(prompt).__name__}."
+        )

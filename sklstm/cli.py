@@ -235,39 +235,11 @@ def load_model(path, trust_pickle=False):
     return sklstm.load(path)
 
 
-def _final_model(fitted):
-    """The LSTMTextGenerator of a model, pipeline or search, and its sequencer."""
-    from sklearn.pipeline import Pipeline
-    from sklearn.utils.validation import check_is_fitted
+def _fitted(fitted, command, *, text=False):
+    """The language model of what a file held (see sklstm._resolve.resolve)."""
+    from sklstm._resolve import resolve
 
-    from sklstm import LSTMTextGenerator, TextSequencer
-
-    estimator = getattr(fitted, "best_estimator_", fitted)
-    steps = []
-    if isinstance(estimator, Pipeline):
-        steps = [step for _, step in estimator.steps[:-1]]
-        estimator = estimator._final_estimator
-    if not isinstance(estimator, LSTMTextGenerator):
-        raise UserError(
-            "the file holds a "
-            f"{type(fitted).__name__}, not a fitted LSTMTextGenerator, a "
-            "Pipeline ending in one or a fitted search over either"
-        )
-    check_is_fitted(estimator, "model_")
-    sequencer = estimator.sequencer_
-    if sequencer is None:
-        found = [s for s in steps if isinstance(s, TextSequencer)]
-        sequencer = found[-1] if found else None
-    return estimator, sequencer
-
-
-def _text_model(fitted, where):
-    """(generator, encode, sequencer) for a model that reads text."""
-    from sklstm.generator import _unwrap
-
-    model, sequencer = _final_model(fitted)
-    _, encode, _ = _unwrap(fitted, where)
-    return model, encode, sequencer
+    return resolve(fitted, command, text=text, source="the file")
 
 
 def _join(sequencer, text, addition):
@@ -960,10 +932,11 @@ def cmd_generate(args):
     if args.top_n < 1:
         raise UsageError(f"--top-n must be at least 1; got {args.top_n}")
     fitted = load_model(args.model, args.trust_pickle)
-    model, encode, sequencer = _text_model(fitted, "generate")
+    lm = _fitted(fitted, "generate", text=True)
+    sequencer = lm.sequencer
     controls = _controls(args)
     if args.interactive:
-        return interactive(fitted, model, encode, sequencer, prompt, controls, args)
+        return interactive(lm, prompt, controls, args)
 
     import sklstm
 
@@ -1064,19 +1037,21 @@ class _Text:
         return text
 
 
-def interactive(fitted, model, encode, sequencer, prompt, controls, args):
-    """Build a text step by step: a person picks tokens, types or generates."""
+def interactive(lm, prompt, controls, args):
+    """Build a text step by step: a person picks tokens, types or generates.
+
+    ``lm`` is the language model found by ``sklstm._resolve.resolve``.
+    """
     import numpy as np
 
     from sklstm._generation import parse_controls
     from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
-    from sklstm.generator import _unwrap
 
-    _, _, decode = _unwrap(fitted, "generate")
+    model, sequencer, decode = lm.generator, lm.sequencer, lm.decode
     rng = np.random.RandomState(controls.pop("random_state", None))
     controls.pop("num_return_sequences", None)
     default_n = controls.pop("max_new_tokens", None)
-    doc = _Text(encode, decode, sequencer)
+    doc = _Text(lm.encode, decode, sequencer)
     subword = sequencer is not None and sequencer.level == "subword"
     steps = [((doc.typed(prompt),) if prompt else (), False)]  # (parts, ended)
     out = sys.stdout
@@ -1159,7 +1134,7 @@ def interactive(fitted, model, encode, sequencer, prompt, controls, args):
                 ctrl = parse_controls(
                     {**controls, **more, "random_state": rng}, "generate"
                 )
-                piece = model._continue([doc.ids(parts)], ctrl, decode)[0]
+                piece = lm.continue_text([doc.ids(parts)], ctrl)[0]
             except (ValueError, TypeError) as exc:
                 out.write(f"Cannot generate: {exc}\n")
                 continue
@@ -1198,9 +1173,9 @@ def interactive(fitted, model, encode, sequencer, prompt, controls, args):
 # ----------------------------------------------------------------- evaluate
 def evaluate(fitted, docs):
     """Measures of ``docs`` under a fitted model, as a dict."""
-    model, encode, _ = _text_model(fitted, "evaluate")
-    ids = encode(docs)
-    loglik = float(model.score_samples(ids).sum())
+    lm = _fitted(fitted, "evaluate", text=True)
+    ids = lm.encode(docs)
+    loglik = float(lm.generator.score_samples(ids).sum())
     n_tokens = sum(len(s) + 1 for s in ids)  # + end-of-document
     n_chars = sum(len(d) + 1 for d in docs)  # as bits_per_character counts
     per_token = loglik / n_tokens
@@ -1247,7 +1222,8 @@ def cmd_evaluate(args):
 # --------------------------------------------------------------------- info
 def describe(fitted):
     """What ``sklstm info`` reports, as plain data."""
-    model, sequencer = _final_model(fitted)
+    lm = _fitted(fitted, "info")
+    model, sequencer = lm.generator, lm.sequencer
     params = {
         k: v
         for k, v in model.get_params(deep=False).items()
@@ -1329,7 +1305,7 @@ def cmd_plot(args):
         raise UserError(str(exc)) from None
     _check_output(args.output)
     fitted = load_model(args.model, args.trust_pickle)
-    model, _ = _final_model(fitted)
+    model = _fitted(fitted, "plot").generator
     plot_history(fitted, args.output)
     n = len(model.history_.get("loss", []))
     _out(

@@ -7,8 +7,6 @@ import hashlib
 import numbers
 import os
 import warnings
-from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 
 import keras
 import numpy as np
@@ -39,6 +37,7 @@ from sklstm._validation import (
     check_float,
     check_int,
     check_option,
+    check_prompts,
 )
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, check_id_sequences
@@ -1268,21 +1267,29 @@ class LSTMTextGenerator(BaseEstimator):
         sequence = self._encode([prompt], "stream", prompts=True)[0]
         return self._stream(sequence, ctrl, self._decode_ids)
 
+    # The internal interface of the front ends (sklstm.generate and
+    # sklstm.stream, the command line) through sklstm._resolve.FittedLM:
+    # _encode(..., prompts=True), _decode_ids, _continue and _stream.
     def _decode_ids(self, sequences):
+        """The text of a list of id arrays, through ``sequencer_``."""
         return [self.sequencer_._decode(ids) for ids in sequences]
 
     def _continue(self, sequences, ctrl, decode):
+        """Continuations of id sequences under controls from ``parse_controls``,
+        decoded by ``decode`` (a list of id arrays to a list of str), or ids
+        when ``decode`` is None."""
         _, sampler = self._engine()
         return continue_prompts(sampler, sequences, ctrl, decode)
 
     def _stream(self, sequence, ctrl, decode):
+        """Yield the text continuing one id sequence, piece by piece."""
         _, sampler = self._engine()
         yield from stream_text(sampler, sequence, ctrl, decode)
 
     def _encode_prompts(self, prompt):
         """Return (single, id sequences) for one prompt or a list of them."""
         where = f"{type(self).__name__}.generate"
-        _check_prompts(prompt, where)
+        check_prompts(prompt, where)
         if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
             prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
         if isinstance(prompt, str):
@@ -1361,19 +1368,6 @@ def _warn_once(message):
         warnings.warn(message, UserWarning, stacklevel=4)
 
 
-def _check_prompts(prompt, where):
-    """Refuse prompt containers that only look like sequences (dict, set)."""
-    if (
-        isinstance(prompt, (Mapping, AbstractSet))
-        or prompt is None
-        or isinstance(prompt, (bool, numbers.Number))
-    ):
-        raise TypeError(
-            f"{where} expects a str prompt, a list of str prompts or integer id "
-            f"sequences; got {type(prompt).__name__}."
-        )
-
-
 def _fresh_copy(callback):
     """A deep copy of ``callback``, or a shallow one when it cannot be deep
     copied (it holds a file or a lock, say); never with a model attached."""
@@ -1408,139 +1402,3 @@ def _rectangular(X):
     except ValueError:  # ragged
         return None
     return None if arr.dtype == object and arr.ndim == 1 else arr
-
-
-def _unwrap(estimator, where):
-    """Return (generator, encode, decode) for a fitted model, pipeline or search.
-
-    ``encode`` maps a list of str to id sequences, ``decode`` a list of id
-    arrays to a list of str.
-    """
-    from sklearn.pipeline import Pipeline
-
-    if hasattr(estimator, "cv_results_") and not hasattr(estimator, "best_estimator_"):
-        raise TypeError(
-            f"{where} needs the search's best_estimator_, which a search fitted "
-            "with refit=False does not keep. Fit it with refit=True."
-        )
-    estimator = getattr(estimator, "best_estimator_", estimator)
-    if isinstance(estimator, Pipeline) and isinstance(
-        estimator._final_estimator, LSTMTextGenerator
-    ):
-        model, steps = estimator._final_estimator, estimator.steps[:-1]
-        encoder = estimator[:-1]
-    elif isinstance(estimator, LSTMTextGenerator):
-        model, steps, encoder = estimator, [], None
-    else:
-        raise TypeError(
-            f"{where} expects a fitted LSTMTextGenerator, a Pipeline ending in "
-            f"one, or a fitted search over either; got {type(estimator).__name__}."
-        )
-    check_is_fitted(model, "model_")
-    sequencers = [s for _, s in steps if isinstance(s, TextSequencer)]
-    if model.sequencer_ is None and not sequencers:
-        raise TypeError(
-            f"{where} got text, but this LSTMTextGenerator was fitted on token "
-            "ids and has no sequencer. Pass the pipeline that encoded them: "
-            "sklstm.generate(pipeline, prompt)."
-        )
-
-    def encode(docs):
-        for _, step in steps:
-            if step is None or step == "passthrough":
-                continue
-            # Prompts are encoded whole: no maxlen padding or truncation.
-            if isinstance(step, TextSequencer):
-                check_is_fitted(step, "vocabulary_")
-                docs = step._encode(check_documents(docs, where))
-            else:
-                docs = step.transform(docs)
-        return model._encode(list(docs), where, prompts=True)
-
-    if model.sequencer_ is not None:
-        return model, encode, model._decode_ids
-    return model, encode, lambda ids: list(encoder.inverse_transform(ids))
-
-
-def generate(estimator, prompt="", **controls):
-    """Continue a text prompt with a fitted model, pipeline or search.
-
-    One call for every way a model can be fitted: an
-    :class:`LSTMTextGenerator` trained on raw text, a
-    :class:`~sklearn.pipeline.Pipeline` ending in one (its earlier steps, such
-    as a :class:`TextSequencer`, encode the prompt and decode the result), or
-    a fitted search such as :class:`~sklearn.model_selection.GridSearchCV`
-    (its ``best_estimator_`` is used).
-
-    Parameters
-    ----------
-    estimator : LSTMTextGenerator, Pipeline or fitted search
-        The fitted model.
-    prompt : str or list of str, default=""
-        Text to continue; a list continues several prompts in one batch.
-    **controls
-        Generation controls of :meth:`LSTMTextGenerator.generate`
-        (``max_new_tokens``, ``temperature``, ``top_k``, ``top_p``, ``stop``,
-        ``random_state``, ...).
-
-    Returns
-    -------
-    text : str or list of str
-        The continuation: one str for one prompt and one sequence, else a
-        list.
-
-    Examples
-    --------
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklstm import LSTMTextGenerator, TextSequencer, generate
-    >>> docs = ["the cat sat on the mat. " * 20, "the dog sat on the log. " * 20]
-    >>> pipe = make_pipeline(
-    ...     TextSequencer(level="word"),
-    ...     LSTMTextGenerator(units=16, embedding_dim=8, sequence_length=10,
-    ...                       epochs=1, validation_fraction=0, random_state=0),
-    ... ).fit(docs)
-    >>> generate(pipe, "the cat", max_new_tokens=5, random_state=0)
-    '...'
-    """
-    ctrl = parse_controls(controls, "generate")
-    model, encode, decode = _unwrap(estimator, "generate")
-    _check_prompts(prompt, "generate")
-    single = isinstance(prompt, str)
-    prompts = check_documents([prompt] if single else prompt, "generate")
-    out = model._continue(encode(prompts), ctrl, decode)
-    return out[0] if single and ctrl.num_return_sequences == 1 else out
-
-
-def stream(estimator, prompt="", **controls):
-    """Yield the continuation of a text prompt piece by piece.
-
-    Like :func:`generate` (a fitted model, pipeline or search; the same
-    controls except ``num_return_sequences``), for one str prompt.
-
-    Yields
-    ------
-    piece : str
-        Newly generated text.
-
-    Examples
-    --------
-    >>> from sklearn.pipeline import make_pipeline
-    >>> from sklstm import LSTMTextGenerator, TextSequencer, generate, stream
-    >>> docs = ["the cat sat on the mat", "the dog sat on the log"] * 10
-    >>> pipe = make_pipeline(
-    ...     TextSequencer(level="word"),
-    ...     LSTMTextGenerator(units=16, embedding_dim=8, epochs=1,
-    ...                       sequence_length=5, random_state=0),
-    ... ).fit(docs)
-    >>> pieces = list(stream(pipe, "the cat", max_new_tokens=5, random_state=0))
-    >>> "".join(pieces) == generate(pipe, "the cat", max_new_tokens=5,
-    ...                             random_state=0)
-    True
-    """
-    ctrl = parse_controls(controls, "stream")
-    model, encode, decode = _unwrap(estimator, "stream")
-    if not isinstance(prompt, str):
-        raise TypeError(f"stream expects one str prompt; got {type(prompt).__name__}.")
-    if ctrl.num_return_sequences != 1:
-        raise ValueError("stream continues one prompt; use generate for more.")
-    return model._stream(encode([prompt])[0], ctrl, decode)

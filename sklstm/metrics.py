@@ -61,7 +61,9 @@ def bits_per_character(estimator, X):
     >>> bits_per_character(model, docs) > 0
     True
     """
-    reader = _text_reader(estimator)
+    from sklstm._resolve import resolve
+
+    reader = resolve(estimator, "bits_per_character").reader
     if reader is None or reader.input == "content":
         docs = check_documents(X, "bits_per_character")
         lengths = [len(doc) for doc in docs]
@@ -73,18 +75,6 @@ def bits_per_character(estimator, X):
     loglik = np.asarray(estimator.score_samples(docs), dtype=float)
     n_chars = sum(lengths) + len(docs)  # + end-of-document
     return float(-loglik.sum() / n_chars / math.log(2))
-
-
-def _text_reader(estimator):
-    """The fitted TextSequencer that reads the raw documents, if any."""
-    from sklstm.sequencer import TextSequencer
-
-    estimator = getattr(estimator, "best_estimator_", estimator)
-    steps = getattr(estimator, "steps", None)
-    first = steps[0][1] if steps else estimator
-    if isinstance(first, TextSequencer):
-        return first
-    return getattr(first, "sequencer_", None)
 
 
 def neg_bits_per_character_scorer(estimator, X, y=None):

@@ -33,27 +33,15 @@ def _history_of(estimator_or_history):
     if isinstance(estimator_or_history, dict):
         history = estimator_or_history
         return history, None, None
-    from sklearn.pipeline import Pipeline
+    from sklstm._resolve import resolve
 
-    estimator = getattr(estimator_or_history, "best_estimator_", estimator_or_history)
-    sequencer = None
-    if isinstance(estimator, Pipeline):
-        steps = [step for _, step in estimator.steps]
-        estimator = steps[-1]
-        from sklstm.sequencer import TextSequencer
-
-        found = [s for s in steps[:-1] if isinstance(s, TextSequencer)]
-        sequencer = found[-1] if found else None
-    history = getattr(estimator, "history_", None)
-    if not isinstance(history, dict):
-        raise TypeError(
-            "plot_history expects a fitted LSTMTextGenerator, a Pipeline ending in "
-            "one, a fitted search over either, or a history dict such as "
-            f"model.history_; got {type(estimator_or_history).__name__}."
-        )
-    best = getattr(estimator, "best_epoch_", None)
-    sequencer = getattr(estimator, "sequencer_", None) or sequencer
-    return history, best, getattr(sequencer, "level", None)
+    lm = resolve(
+        estimator_or_history,
+        "plot_history",
+        also="a history dict such as model.history_",
+    )
+    level = None if lm.sequencer is None else lm.sequencer.level
+    return lm.generator.history_, lm.generator.best_epoch_, level
 
 
 def plot_history(estimator_or_history, path=None, ax=None):

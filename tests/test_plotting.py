@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -97,6 +98,8 @@ def test_a_history_dict_marks_its_lowest_validation_loss(tmp_path):
 
 def test_bad_input_is_refused(model):
     with pytest.raises(TypeError, match="history dict"):
+        plot_history("not a model")
+    with pytest.raises(NotFittedError, match="^This LSTMTextGenerator instance is not"):
         plot_history(LSTMTextGenerator())  # not fitted
     with pytest.raises(ValueError, match="no loss to plot"):
         plot_history({"accuracy": [0.5]})
