@@ -25,7 +25,11 @@ from importlib import import_module
 from sklstm._corpus import IdCorpus
 from sklstm._version import __version__
 from sklstm.datasets import load_python_docs
-from sklstm.metrics import bits_per_character, neg_bits_per_character_scorer
+from sklstm.metrics import (
+    bits_per_character,
+    copied_text,
+    neg_bits_per_character_scorer,
+)
 from sklstm.sequencer import TextSequencer
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "load_python_docs",
     "bits_per_character",
     "neg_bits_per_character_scorer",
+    "copied_text",
     "__version__",
 ]
 

@@ -317,6 +317,9 @@ _GENERATE_EPILOG = """\
 The prompt is printed, then the continuation as it is produced. A final
 line break of a prompt read from a file or standard input is dropped.
 Backslash escapes \\n, \\t, \\r and \\\\ in --stop stand for those characters.
+With --check-copies, a report follows the text: how much of the generated
+text (the prompt left out) lies in copies of at least --min-chars characters
+from the corpus, and the longest copies, with where they come from.
 
 --interactive shows the end of the text and the most likely next tokens
 with their probabilities, then reads one command per line:
@@ -330,6 +333,7 @@ examples:
   sklstm generate model.sklstm "def " --top-p 0.9 --num-return-sequences 3
   echo "The value" | sklstm generate model.sklstm - --stop '\\n\\n' --seed 0
   sklstm generate model.sklstm "The " --interactive --top-n 5
+  sklstm generate model.sklstm "The " --check-copies corpus/ --min-chars 40
 """.format(interactive=_INTERACTIVE_HELP.split("\n", 1)[1])
 
 _EVALUATE_EPILOG = """\
@@ -340,9 +344,13 @@ Bits per character compare models across tokenisations (char and word
 level); perplexity is per token, so it compares models that share a
 vocabulary only.
 
+--check-copies CORPUS generates --copy-samples texts and reports how much
+of them is copied verbatim from CORPUS (see sklstm.copied_text).
+
 examples:
   sklstm evaluate model.sklstm held_out/
   sklstm evaluate model.sklstm notes.txt --json
+  sklstm evaluate model.sklstm held_out/ --check-copies corpus/
 """
 
 _INFO_EPILOG = """\
@@ -658,8 +666,50 @@ def _add_generate_parser(subparsers, lib):
         default=10,
         help="with --interactive: next tokens shown (default: %(default)s)",
     )
+    _add_copies_arguments(p)
     p.set_defaults(func=cmd_generate)
     return p
+
+
+def _add_copies_arguments(parser, samples=False):
+    """Options of the copied-text report (generate, evaluate)."""
+    parser.add_argument(
+        "--check-copies",
+        action="append",
+        metavar="CORPUS",
+        help="report how much generated text is copied verbatim from the "
+        "text files or folders CORPUS (the training text, read as by 'sklstm "
+        "train'); repeat for several",
+    )
+    parser.add_argument(
+        "--copies-pattern",
+        metavar="GLOB",
+        default="*.txt",
+        help="file name pattern in --check-copies folders (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--min-chars",
+        metavar="N",
+        type=int,
+        default=50,
+        help="shortest copy that counts, in characters (default: %(default)s)",
+    )
+    if samples:
+        parser.add_argument(
+            "--copy-samples",
+            metavar="N",
+            type=int,
+            default=4,
+            help="with --check-copies: texts generated to check, from an empty "
+            "prompt with seed 0 (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--copy-tokens",
+            metavar="N",
+            type=int,
+            default=500,
+            help="with --check-copies: most tokens of each (default: %(default)s)",
+        )
 
 
 def _add_evaluate_parser(subparsers):
@@ -679,6 +729,7 @@ def _add_evaluate_parser(subparsers):
         help="file name pattern in folders (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_copies_arguments(p, samples=True)
     p.set_defaults(func=cmd_evaluate)
     return p
 
@@ -931,6 +982,11 @@ def cmd_generate(args):
         raise UsageError("--interactive builds one text; drop --num-return-sequences")
     if args.top_n < 1:
         raise UsageError(f"--top-n must be at least 1; got {args.top_n}")
+    if args.interactive and args.check_copies:
+        raise UsageError(
+            "--check-copies reports on generated text; not with --interactive"
+        )
+    corpus = _copies_corpus(args)
     fitted = load_model(args.model, args.trust_pickle)
     lm = _fitted(fitted, "generate", text=True)
     sequencer = lm.sequencer
@@ -947,6 +1003,7 @@ def cmd_generate(args):
         texts = [pieces]
     else:
         texts = sklstm.generate(fitted, prompt, **controls)
+    generated = [[] for _ in range(n)]  # the pieces printed, per sequence
     for i, text in enumerate(texts):
         if n > 1:
             _out(f"{'' if i == 0 else chr(10)}--- sequence {i + 1} of {n} ---")
@@ -962,9 +1019,15 @@ def cmd_generate(args):
             sys.stdout.write(piece)
             sys.stdout.flush()
             last = piece
+            generated[i].append(piece)
         if last and not last.endswith("\n"):
             sys.stdout.write("\n")
         sys.stdout.flush()
+    if corpus is not None:
+        texts = ["".join(pieces) for pieces in generated]
+        report = check_copies(texts, corpus[0], args.min_chars)
+        _out(f"\ncopied text: {_copies_summary(report, corpus[1])}")
+        _out(_copies_table(report, "sequence"))
     return 0
 
 
@@ -1191,9 +1254,12 @@ def evaluate(fitted, docs):
 
 
 def cmd_evaluate(args):
+    corpus = _copies_corpus(args, samples=True)
     fitted = load_model(args.model, args.trust_pickle)
     docs, where = read_documents(args.paths, args.pattern)
     result = evaluate(fitted, docs)
+    if corpus is not None:
+        result["copies"] = sample_copies(fitted, corpus[0], args)
     if args.json:
         _out(json.dumps({"model": args.model, **result}, indent=2))
         return 0
@@ -1216,7 +1282,81 @@ def cmd_evaluate(args):
             ]
         )
     )
+    if corpus is not None:
+        report = result["copies"]
+        _out(
+            f"\ncopied text in {args.copy_samples} sample(s) of up to "
+            f"{args.copy_tokens} tokens (seed 0): {_copies_summary(report, corpus[1])}"
+        )
+        _out(_copies_table(report, "sample"))
     return 0
+
+
+# ------------------------------------------------------------ copied text
+# Copies listed in the report, longest first.
+SHOWN_COPIES = 5
+
+
+def _copies_corpus(args, samples=False):
+    """(documents, description) of --check-copies, or None without it."""
+    if not args.check_copies:
+        return None
+    checks = [("--min-chars", args.min_chars)]
+    if samples:
+        checks += [
+            ("--copy-samples", args.copy_samples),
+            ("--copy-tokens", args.copy_tokens),
+        ]
+    for option, value in checks:
+        if value < 1:
+            raise UsageError(f"{option} must be at least 1; got {value}")
+    return read_documents(args.check_copies, args.copies_pattern)
+
+
+def check_copies(texts, docs, min_chars):
+    """The :func:`sklstm.copied_text` report of ``texts`` against ``docs``."""
+    from sklstm.metrics import copied_text
+
+    return copied_text(texts, docs, min_chars=min_chars)
+
+
+def sample_copies(fitted, docs, args):
+    """The copied-text report of samples generated from an empty prompt."""
+    import sklstm
+
+    texts = sklstm.generate(
+        fitted,
+        "",
+        max_new_tokens=args.copy_tokens,
+        num_return_sequences=args.copy_samples,
+        random_state=0,
+    )
+    return check_copies(
+        [texts] if isinstance(texts, str) else texts, docs, args.min_chars
+    )
+
+
+def _copies_summary(report, where):
+    return (
+        f"{report['copied_fraction']:.1%} of {report['total_chars']:,} "
+        f"characters lie in copies of at least {report['min_chars']:,} "
+        f"characters from {where}; longest copy: {report['longest_copy']:,} "
+        "characters"
+    )
+
+
+def _copies_table(report, label):
+    """The longest copies, one a line: where in the text and in the corpus."""
+    spans = sorted(report["spans"], key=lambda s: (-s["length"], s["text"], s["start"]))
+    lines = [
+        f"  {label} {s['text'] + 1}, characters {s['start']:,}-{s['end']:,} "
+        f"({s['length']:,}): document {s['document'] + 1}, character "
+        f"{s['position']:,}: {s['copied'][:40] + ('...' if s['length'] > 40 else '')!r}"
+        for s in spans[:SHOWN_COPIES]
+    ]
+    if len(spans) > SHOWN_COPIES:
+        lines.append(f"  ... and {len(spans) - SHOWN_COPIES} more")
+    return "\n".join(lines) if lines else "  no copies"
 
 
 # --------------------------------------------------------------------- info

@@ -95,6 +95,8 @@ class LSTMTextGenerator(BaseEstimator):
         L2 regularisation factor on every kernel.
     sequence_length : int, default=100
         Tokens per training window (the backpropagation-through-time length).
+        A training text too short for one window trains on the longest
+        window it holds instead, with a warning.
     batch_size : int, default=64
         Windows per training batch.
     stateful : bool or "auto", default=False
@@ -634,14 +636,9 @@ class LSTMTextGenerator(BaseEstimator):
                 _data.stream_tensor(_data.join_documents(val, vocab)) if val else None
             )
         del sequences, train, val  # the streams hold what training needs
-        needed = self.sequence_length + 1
-        if len(train_stream) < needed:
-            raise ValueError(
-                f"The training text has {len(train_stream)} tokens (end-of-document "
-                f"markers included), fewer than the {needed} that one window of "
-                f"sequence_length={self.sequence_length} needs. Use a smaller "
-                "sequence_length or more text."
-            )
+        window = _training_window(
+            train_stream, int(self.sequence_length), held_out=val_stream is not None
+        )
         model_seed, data_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
         if warm:
             optimizer = self.model_.optimizer
@@ -650,7 +647,9 @@ class LSTMTextGenerator(BaseEstimator):
             optimizer.clipnorm = None if self.clipnorm is None else float(self.clipnorm)
         else:
             self._build(units, model_seed)
-        self._fit_loop(train_stream, val_stream, data_seed, epochs, callbacks, schedule)
+        self._fit_loop(
+            train_stream, val_stream, data_seed, epochs, callbacks, schedule, window
+        )
         self._engine()  # build now, so that predicting leaves the state alone
         return self
 
@@ -873,11 +872,11 @@ class LSTMTextGenerator(BaseEstimator):
         return "fused"
 
     def _fit_loop(
-        self, train_stream, val_stream, data_seed, epochs, callbacks, schedule
+        self, train_stream, val_stream, data_seed, epochs, callbacks, schedule, window
     ):
-        """Train ``epochs`` more epochs (None: until ``max_time``); extend
-        ``history_``."""
-        window, batch_size = int(self.sequence_length), int(self.batch_size)
+        """Train ``epochs`` more epochs (None: until ``max_time``) on windows
+        of ``window`` tokens; extend ``history_``."""
+        batch_size = int(self.batch_size)
         first = self.n_epochs_
         if self.stateful == "auto":
             n_docs = max(1, _data.count_documents(train_stream))
@@ -1359,6 +1358,35 @@ def _distinct_in_order(sequences):
     where = np.array([position[key] for key in keys], dtype=np.intp)
     sizes = np.array([size for size, _ in ordered], dtype=np.int64)
     return np.array([firsts[key] for key in ordered], dtype=np.intp), where, sizes
+
+
+def _training_window(stream, sequence_length, *, held_out):
+    """Tokens per training window: ``sequence_length``, or, when the training
+    stream is too short for one such window, the longest window it holds
+    (with one warning). Raises when the text has fewer than 2 tokens."""
+    n_tokens = len(stream)
+    if n_tokens > sequence_length:
+        return sequence_length
+    n_text = n_tokens - _data.count_documents(stream) - 1
+    if n_text < 2:
+        held = " after holding out validation text" if held_out else ""
+        fix = " or a smaller validation_fraction" if held_out else ""
+        raise ValueError(
+            f"The training text has {n_text} token(s){held} (end-of-document "
+            f"markers not counted); training needs at least 2. Pass more "
+            f"text{fix}."
+        )
+    window = n_tokens - 1
+    warnings.warn(
+        f"The training text has {n_tokens} tokens (end-of-document markers "
+        f"included), fewer than the {sequence_length + 1} that one window of "
+        f"sequence_length={sequence_length} needs; training on windows of "
+        f"{window} tokens, the longest it holds. Pass more text or a smaller "
+        "sequence_length to train on windows of sequence_length tokens.",
+        UserWarning,
+        stacklevel=5,  # fit or partial_fit's caller
+    )
+    return window
 
 
 def _warn_once(message):

@@ -1,4 +1,6 @@
-"""Measures of a language model that compare across tokenisations."""
+"""Measures of a language model that compare across tokenisations, and of
+how much generated text is copied from the training corpus
+(:func:`copied_text`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import math
 
 import numpy as np
 
+from sklstm._copies import CopyIndex as CopyIndex  # re-exported
+from sklstm._copies import copied_text as copied_text  # re-exported
 from sklstm._validation import check_documents
 
 

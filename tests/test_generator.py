@@ -716,14 +716,84 @@ def test_fit_validates_parameters(params, error, message):
     assert not hasattr(gen, "model_")
 
 
-def test_fit_rejects_corpus_shorter_than_one_window():
+SHORT_WINDOW = (
+    "The training text has 10 tokens (end-of-document markers included), fewer "
+    "than the 11 that one window of sequence_length=10 needs; training on "
+    "windows of 9 tokens, the longest it holds."
+)
+
+
+def test_text_shorter_than_one_window_trains_on_the_longest_window_it_holds():
     gen = LSTMTextGenerator(**TINY)  # sequence_length=10
-    with pytest.raises(
-        ValueError,
-        match=r"The training text has 10 tokens \(end-of-document markers "
-        r"included\), fewer than the 11 .* sequence_length=10",
-    ):
+    with pytest.warns(UserWarning) as record:
         gen.fit([PATTERN])  # <eod> + 8 chars + <eod>
+    assert [str(w.message) for w in record if "window" in str(w.message)] == [
+        SHORT_WINDOW + " Pass more text or a smaller sequence_length to train on "
+        "windows of sequence_length tokens."
+    ]
+    assert record[0].filename == __file__  # points at the caller's fit
+    # Exactly what asking for those windows trains, and nothing else changes.
+    same = LSTMTextGenerator(**dict(TINY, sequence_length=9)).fit([PATTERN])
+    assert gen.history_ == same.history_
+    assert gen.n_epochs_ == 1
+    assert gen.get_params()["sequence_length"] == 10
+    for a, b in zip(gen.model_.get_weights(), same.model_.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_text_of_one_window_or_more_keeps_sequence_length(recwarn):
+    gen = LSTMTextGenerator(**TINY).fit(["x" * 9])  # a stream of 11 tokens
+    assert not [w for w in recwarn if "window" in str(w.message)]
+    assert gen.n_epochs_ == 1
+
+
+def test_short_windows_warn_once_per_fit_not_per_epoch():
+    gen = LSTMTextGenerator(**dict(TINY, epochs=4, stateful=True))
+    with pytest.warns(UserWarning, match=re.escape(SHORT_WINDOW)) as record:
+        gen.fit([PATTERN])
+    assert len(record) == 1
+    assert gen.n_epochs_ == 4 and all(math.isfinite(v) for v in gen.history_["loss"])
+
+
+def test_partial_fit_and_warm_start_train_short_text_on_short_windows():
+    gen = LSTMTextGenerator(**dict(TINY, warm_start=True)).fit(CORPUS[:20])
+    with pytest.warns(UserWarning, match=re.escape(SHORT_WINDOW)):
+        gen.partial_fit([PATTERN])
+    with pytest.warns(UserWarning, match="training on windows of 3 tokens"):
+        gen.fit(["ab"])
+    assert gen.n_epochs_ == 3
+    assert all(math.isfinite(v) for v in gen.history_["loss"])
+
+
+def test_short_text_validates_on_windows_it_holds():
+    # One document of 12 chars: its last quarter (3 chars) is held out, and
+    # 9 chars train, on windows of 10 tokens; validation reads 4 tokens.
+    gen = LSTMTextGenerator(**dict(TINY, sequence_length=50, validation_fraction=0.25))
+    with pytest.warns(UserWarning, match="training on windows of 10 tokens") as rec:
+        gen.fit(["abcdefghijkl"])
+    assert len(rec) == 1
+    assert len(gen.history_["val_loss"]) == 1
+    assert math.isfinite(gen.history_["val_loss"][0])
+
+
+@pytest.mark.parametrize(
+    "docs, fraction, message",
+    [
+        (["a"], 0, "The training text has 1 token(s) (end-of-document markers "
+         "not counted); training needs at least 2. Pass more text."),
+        ([np.array([3])], 0, "The training text has 1 token(s) (end-of-document "
+         "markers not counted); training needs at least 2. Pass more text."),
+        (["abc"], 0.5, "The training text has 1 token(s) after holding out "
+         "validation text (end-of-document markers not counted); training needs "
+         "at least 2. Pass more text or a smaller validation_fraction."),
+    ],
+    ids=["char", "ids", "after-validation"],
+)  # fmt: skip
+def test_fit_rejects_text_of_fewer_than_two_tokens(docs, fraction, message):
+    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=fraction))
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        gen.fit(docs)
+    assert not hasattr(gen, "model_")
 
 
 _ONE_WINDOW_SCRIPT = """

@@ -253,9 +253,8 @@ _NO_TOKENS = (
     "empty after normalisation (level={!r}). Pass documents that contain text."
 )
 _TOO_SHORT = (
-    "The training text has {} tokens (end-of-document markers included), fewer "
-    "than the 9 that one window of sequence_length=8 needs. Use a smaller "
-    "sequence_length or more text."
+    "The training text has {} token(s) (end-of-document markers not counted); "
+    "training needs at least 2. Pass more text."
 )
 
 
@@ -267,9 +266,9 @@ _TOO_SHORT = (
         ("word", ["   ", "\n\t "], _NO_TOKENS.format("word")),
         ("word", ["!!! ...", "42 - 7"], _NO_TOKENS.format("word")),
         # Whitespace is text at char level: here only too little of it.
-        ("char", ["  ", "\n\t"], _TOO_SHORT.format(7)),
-        ("char", ["the"], _TOO_SHORT.format(5)),
-        ("word", ["the cat", "on a mat"], _TOO_SHORT.format(8)),
+        ("char", [" ", ""], _TOO_SHORT.format(1)),
+        ("char", ["t"], _TOO_SHORT.format(1)),
+        ("word", ["the", ""], _TOO_SHORT.format(1)),
     ],
     ids=[
         "char-empty",
@@ -292,19 +291,19 @@ def test_failed_fit_leaves_the_fitted_model_working(
 
 
 def test_failed_fit_leaves_the_id_model_working(id_model, id_before, id_docs):
-    # Valid ids that would widen the vocabulary, but too few for one window.
+    # A valid id that would widen the vocabulary, but too few tokens to train.
     with (
         _fitted_state_kept(id_model),
-        pytest.raises(ValueError, match=f"^{re.escape(_TOO_SHORT.format(4))}$"),
+        pytest.raises(ValueError, match=f"^{re.escape(_TOO_SHORT.format(1))}$"),
     ):
-        id_model.fit([np.array([3, 99])])
+        id_model.fit([np.array([99])])
     _assert_id_model_works(id_model, id_before, id_docs)
 
 
 def test_failed_fit_leaves_an_unfitted_model_unfitted():
     gen = LSTMTextGenerator(**TINY)
-    with pytest.raises(ValueError, match=re.escape(_TOO_SHORT.format(5))):
-        gen.fit(["the"])
+    with pytest.raises(ValueError, match=re.escape(_TOO_SHORT.format(1))):
+        gen.fit(["t"])
     with pytest.raises(NotFittedError, match=NOT_FITTED):
         gen.generate("the")
 

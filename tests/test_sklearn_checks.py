@@ -1,5 +1,6 @@
 """scikit-learn's generated estimator checks on integer id input."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklstm import LSTMTextGenerator
@@ -27,4 +28,18 @@ EXPECTED_FAILED_CHECKS = {
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+# The checks' data sets are shorter than one window of the default
+# sequence_length (100): they train on the longest windows they hold, and
+# say so in a warning.
+@pytest.mark.filterwarnings(
+    "ignore:The training text has .* fewer than the 101 that one window:UserWarning"
+)
+@parametrize_with_checks(
+    [LSTMTextGenerator(units=8, epochs=1)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_at_default_parameters(estimator, check):
     check(estimator)
