@@ -79,12 +79,18 @@ def create_app(
 
     Examples
     --------
-    >>> from starlette.testclient import TestClient  # doctest: +SKIP
-    >>> app = create_app(model, model_name="docs")  # doctest: +SKIP
-    >>> with TestClient(app) as client:  # doctest: +SKIP
+    >>> from starlette.testclient import TestClient
+    >>> from sklstm import LSTMTextGenerator
+    >>> docs = ["the cat sat on the mat. " * 20, "the dog sat on the log. " * 20]
+    >>> model = LSTMTextGenerator(units=16, embedding_dim=8, epochs=1,
+    ...                           sequence_length=20, random_state=0).fit(docs)
+    >>> app = create_app(model, model_name="cats")
+    >>> with TestClient(app) as client:
     ...     reply = client.post("/v1/completions", json={
-    ...         "model": "docs", "prompt": "The ", "max_tokens": 20, "seed": 0})
-    ...     print(reply.json()["choices"][0]["text"])
+    ...         "model": "cats", "prompt": "the ", "max_tokens": 8, "seed": 0})
+    >>> reply.json()["choices"][0]["text"] == model.generate(
+    ...     "the ", max_new_tokens=8, random_state=0)
+    True
     """
     require("starlette")
     from sklstm._validation import check_int

@@ -41,7 +41,11 @@ class Service:
 
     def encode(self, prompts):
         """Token ids of each prompt; 413 when one is longer than allowed."""
-        sequences = self._encode(list(prompts))
+        try:
+            sequences = self._encode(list(prompts))
+        except (TypeError, ValueError) as exc:
+            message = f"The prompt cannot be read: {exc}"
+            raise APIError(400, message, param="prompt") from None
         most = self.limits.max_prompt_tokens
         for i, ids in enumerate(sequences):
             if len(ids) > most:
