@@ -2,7 +2,8 @@
 
 ``TextSequencer`` turns documents into token ids and back;
 ``LSTMTextGenerator`` trains an LSTM language model and continues prompts;
-``generate`` continues a text prompt from a fitted model, pipeline or search.
+``generate`` continues a text prompt from a fitted model, pipeline or search;
+``serve`` serves one over HTTP with an OpenAI-compatible API.
 
 TensorFlow is imported only when the generator is first used.
 
@@ -38,6 +39,7 @@ __all__ = [
     "IdCorpus",
     "generate",
     "stream",
+    "serve",
     "load",
     "load_python_docs",
     "bits_per_character",
@@ -51,6 +53,7 @@ _LAZY = {
     "generate": "sklstm._continuation",
     "stream": "sklstm._continuation",
     "load": "sklstm.persistence",
+    "serve": "sklstm.serving",
 }
 
 

@@ -215,23 +215,24 @@ class Run:
         """Generate up to ``n`` more tokens per row: (batch, m) int32, m <= n."""
         c = self.controls
         size = call_steps(self.uniforms.shape[1])  # steps the inputs are padded to
+        rows = self.uniforms.shape[1]
         n = min(n, c.max_new_tokens - self.step, size)
         end = self.step + n
-        temperatures = np.zeros(size, np.float32)
-        temperatures[:n] = c.temperatures[self.step : end]
-        uniforms = np.zeros((size, self.uniforms.shape[1]), np.float32)
+        temperatures = np.zeros((size, rows), np.float32)
+        temperatures[:n] = c.temperatures[self.step : end, None]
+        uniforms = np.zeros((size, rows), np.float32)
         uniforms[:n] = self.uniforms[self.step : end]
+        eod_ban = c.min_new_tokens - self.step if c.stop_at_eod else 0
         args = (
             *self.carry,
             tf.constant(n, tf.int32),
             tf.constant(temperatures),
             tf.constant(uniforms),
-            tf.constant(c.top_k, tf.int32),
-            tf.constant(c.top_p, tf.float32),
-            tf.constant(c.repetition_penalty, tf.float32),
-            tf.constant(c.min_new_tokens, tf.int32),
-            tf.constant(self.step, tf.int32),
-            tf.constant(c.stop_at_eod),
+            tf.fill([rows], tf.constant(c.top_k, tf.int32)),
+            tf.fill([rows], tf.constant(c.top_p, tf.float32)),
+            tf.fill([rows], tf.constant(c.repetition_penalty, tf.float32)),
+            tf.fill([rows], tf.constant(eod_ban, tf.int32)),
+            tf.fill([rows], tf.constant(c.stop_at_eod)),
         )
         tokens, steps, *self.carry = self.sampler.decode(c.flags, args)
         steps = int(steps)
@@ -245,7 +246,7 @@ class Run:
         self.carry[3] = self.carry[3] | tf.constant(done)
 
 
-def _trim(row, stop_at_eod):
+def trim_ids(row, stop_at_eod):
     """Generated ids up to the end of the document (or all, padding dropped)."""
     if stop_at_eod:
         ends = np.flatnonzero(row == EOD_ID)
@@ -253,7 +254,7 @@ def _trim(row, stop_at_eod):
     return row[row != PAD_ID]
 
 
-def _cut(text, stop):
+def cut_at_stop(text, stop):
     """Text before the first stop string, and whether one was found."""
     cuts = [i for i in (text.find(s) for s in stop) if i >= 0]
     return (text[: min(cuts)], True) if cuts else (text, False)
@@ -275,13 +276,13 @@ def continue_prompts(sampler, sequences, controls, decode):
     while not run.finished:
         pieces.append(run.advance(chunk))
         if controls.stop:
-            ids = [_trim(r, controls.stop_at_eod) for r in np.hstack(pieces)]
-            stopped = [_cut(t, controls.stop)[1] for t in decode(ids)]
+            ids = [trim_ids(r, controls.stop_at_eod) for r in np.hstack(pieces)]
+            stopped = [cut_at_stop(t, controls.stop)[1] for t in decode(ids)]
             run.finish(np.array(stopped))
-    ids = [_trim(r, controls.stop_at_eod) for r in np.hstack(pieces)]
+    ids = [trim_ids(r, controls.stop_at_eod) for r in np.hstack(pieces)]
     if decode is None:
         return ids
-    return [_cut(t, controls.stop)[0] for t in decode(ids)]
+    return [cut_at_stop(t, controls.stop)[0] for t in decode(ids)]
 
 
 def stream_text(sampler, sequence, controls, decode):
@@ -297,8 +298,8 @@ def stream_text(sampler, sequence, controls, decode):
     pieces, sent = [], 0
     while not run.finished:
         pieces.append(run.advance(_STREAM_CHUNK))
-        text = decode([_trim(np.hstack(pieces)[0], controls.stop_at_eod)])[0]
-        text, stopped = _cut(text, controls.stop)
+        text = decode([trim_ids(np.hstack(pieces)[0], controls.stop_at_eod)])[0]
+        text, stopped = cut_at_stop(text, controls.stop)
         ready = len(text) if stopped or run.finished else len(text) - hold
         if ready > sent:
             yield text[sent:ready]

@@ -277,17 +277,23 @@ class Sampler:
 
     # -- sampling rule -------------------------------------------------------
     def _adjust(self, logits, temperature, top_k, top_p, flags):
-        """Apply temperature, top-k and top-p to ``logits`` (batch, vocab)."""
+        """Apply temperature, top-k and top-p to ``logits`` (batch, vocab).
+
+        ``temperature``, ``top_k`` and ``top_p`` hold one value per row; a
+        row with ``top_k`` 0 or ``top_p`` 1 is not filtered by that rule.
+        """
         use_top_k, use_top_p = flags
-        logits = logits / tf.maximum(temperature, 1e-6)
+        logits = logits / tf.maximum(temperature, 1e-6)[:, None]
         if use_top_k:
             kth = kth_largest(logits, top_k)[:, None]  # (batch, 1)
-            logits = tf.where(logits < kth, _NEG, logits)
+            cut = (logits < kth) & (top_k > 0)[:, None]
+            logits = tf.where(cut, _NEG, logits)
         if use_top_p:
             # Keep the smallest set whose mass reaches top_p (the top token always).
             probs = tf.nn.softmax(logits, axis=-1)
             floor = nucleus_floor(probs, top_p)[:, None]  # (batch, 1)
-            logits = tf.where(probs < floor, _NEG, logits)
+            cut = (probs < floor) & (top_p < 1.0)[:, None]
+            logits = tf.where(cut, _NEG, logits)
         return logits
 
     def _decode(
@@ -302,24 +308,29 @@ class Sampler:
         top_k,
         top_p,
         penalty,
-        min_new_tokens,
-        step0,
+        eod_ban,
         stop_at_eod,
         flags,
     ):
         """Generate ``n`` tokens per row (fewer if every row ends first).
 
-        ``temperatures`` (steps,) and ``uniforms`` (steps, batch) hold one
-        value per step for at least ``n`` steps; a token is drawn by inverting
+        ``temperatures`` and ``uniforms`` (steps, batch) hold one value per
+        step and row for at least ``n`` steps; a token is drawn by inverting
         the cumulative distribution at its row's uniform number, so the draws
         depend on the step only, not on how the loop is split into calls.
-        Returns the tokens (batch, steps), padded with 0 after a row ends and
-        after step ``n``, the number of steps run, and the new carry.
+        The other controls hold one value per row: ``top_k`` (0: off),
+        ``top_p`` (1: off), the repetition ``penalty`` (1: off),
+        ``eod_ban``, the steps from now for which a row cannot end its
+        document, and ``stop_at_eod``. Rows are independent, so rows of
+        different requests with different controls can share a batch.
+        Returns the tokens (batch, steps), padded with 0 after a row ends
+        and after step ``n``, the number of steps run, and the new carry.
         """
         greedy_only, any_greedy, use_top_k, use_top_p, use_penalty, use_eod_ban = flags
         weights = self._weights()
         vocab = self.net.vocab_size
         top_k = tf.minimum(top_k, vocab)
+        penalty = penalty[:, None]  # (batch, 1)
         out = tf.zeros(tf.shape(uniforms), tf.int32)  # (steps, batch)
         steps = tf.constant(0)
         # A while loop, not `for i in tf.range(n)`: the range would make XLA
@@ -327,8 +338,9 @@ class Sampler:
         while steps < n:
             i = steps
             adjusted = logits
-            if use_eod_ban and step0 + i < min_new_tokens:
-                adjusted = adjusted + self._eod_ban
+            if use_eod_ban:
+                banned = (i < eod_ban)[:, None]  # (batch, 1)
+                adjusted = tf.where(banned, adjusted + self._eod_ban, adjusted)
             if use_penalty:
                 # CTRL-style: make tokens already seen less likely.
                 penalised = tf.where(
@@ -411,16 +423,15 @@ class Sampler:
         if key not in self._decoders:
             vocab = self.net.vocab_size
             state_specs = self._state_specs
-            scalar_i = tf.TensorSpec([], tf.int32)
-            scalar_f = tf.TensorSpec([], tf.float32)
+            steps_rows = tf.TensorSpec([None, None], tf.float32)
+            rows_i = tf.TensorSpec([None], tf.int32)
+            rows_f = tf.TensorSpec([None], tf.float32)
 
             def decode(logits, states, seen, done, n, temperatures, uniforms,
-                       top_k, top_p, penalty, min_new_tokens, step0,
-                       stop_at_eod):  # fmt: skip
+                       top_k, top_p, penalty, eod_ban, stop_at_eod):  # fmt: skip
                 return self._decode(
                     logits, states, seen, done, n, temperatures, uniforms,
-                    top_k, top_p, penalty, min_new_tokens, step0, stop_at_eod,
-                    flags,
+                    top_k, top_p, penalty, eod_ban, stop_at_eod, flags,
                 )  # fmt: skip
 
             self._decoders[key] = tf.function(
@@ -431,15 +442,14 @@ class Sampler:
                     state_specs,
                     tf.TensorSpec([None, vocab], tf.bool),
                     tf.TensorSpec([None], tf.bool),
-                    scalar_i,  # steps to run
-                    tf.TensorSpec([None], tf.float32),  # temperature per step
-                    tf.TensorSpec([None, None], tf.float32),  # uniforms (step, row)
-                    scalar_i,  # top_k
-                    scalar_f,  # top_p
-                    scalar_f,  # repetition penalty
-                    scalar_i,  # min_new_tokens
-                    scalar_i,  # index of the first step
-                    tf.TensorSpec([], tf.bool),  # stop at end-of-document
+                    tf.TensorSpec([], tf.int32),  # steps to run
+                    steps_rows,  # temperatures (step, row)
+                    steps_rows,  # uniforms (step, row)
+                    rows_i,  # top_k per row
+                    rows_f,  # top_p per row
+                    rows_f,  # repetition penalty per row
+                    rows_i,  # steps with end-of-document banned, per row
+                    tf.TensorSpec([None], tf.bool),  # stop at end-of-document
                 ],
             )
         return self._decoders[key]
