@@ -1537,7 +1537,7 @@ def cmd_serve(args):
     except ImportError as exc:
         raise UserError(str(exc)) from None
     fitted = load_model(args.model, args.trust_pickle)
-    _final_model(fitted)  # a generator, pipeline or search, fitted
+    _fitted(fitted, "serve", text=True)  # a generator, pipeline or search, fitted
     name = args.model_name or os.path.splitext(os.path.basename(args.model))[0]
     api_key = args.api_key or os.environ.get("SKLSTM_API_KEY") or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:

@@ -7,7 +7,7 @@ import time
 
 from sklstm._batching import Batcher, Job
 from sklstm._generation import check_controls
-from sklstm.generator import _unwrap
+from sklstm._resolve import resolve
 from sklstm.serving._protocol import MAX_SEED, APIError
 
 
@@ -29,7 +29,8 @@ class Service:
     """
 
     def __init__(self, fitted, *, name, limits, max_batch, warm_up=False):
-        model, encode, decode = _unwrap(fitted, "serve")
+        lm = resolve(fitted, "serve", text=True)
+        model, encode, decode = lm.generator, lm.encode, lm.decode
         _, sampler = model._engine()
         self.name = name
         self.limits = limits
