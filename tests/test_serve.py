@@ -454,3 +454,15 @@ def test_serve_help_and_usage_errors(capsys):
     assert "SKLSTM_API_KEY" in out and "--trust-pickle" in out
     assert main(["serve", "m.sklstm", "--port", "70000"]) == 2
     assert "--port must be from 0 to 65535" in capsys.readouterr().err
+
+
+def test_serve_command_without_the_extra_names_the_install_command(
+    saved, capsys, monkeypatch
+):
+    from sklstm.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["serve", str(saved / "tiny.sklstm")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sklstm serve: error: Serving models needs Starlette")
+    assert "pip install 'sklstm[serve]'" in err
