@@ -5,8 +5,9 @@ Requests arrive from other threads (an HTTP server's handlers); each is a
 one worker thread that keeps a batch of slots in the
 :class:`~sklstm._sampling.Sampler`'s compiled decode loop. Between chunks of
 tokens it frees the slots of rows that ended and fills free slots with
-waiting rows, each read by a prefill of the newcomers, so a request joins
-the batch at the next chunk boundary and a finished row frees its place.
+waiting rows, read together by one prefill, so a request joins the running
+batch within two chunks (at once when the batch is idle) and a finished row
+frees its place.
 
 Every row carries its own controls (temperature, top-k, top-p, repetition
 penalty, minimum length, stop strings) and its own random numbers, drawn
@@ -24,6 +25,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -33,6 +35,11 @@ from sklstm._tokens import EOD_ID
 
 # Steps per compiled call; the calls are shaped for exactly this many.
 CHUNK = 8
+# While the batch runs, waiting rows join it once this many wait (or all
+# free places can be filled), or once the first has waited this many calls:
+# reading prompts costs about a decode call, so newcomers are read together.
+_JOIN_GROUP = 4
+_JOIN_WAIT = 2
 
 
 class Overloaded(Exception):
@@ -87,6 +94,7 @@ class _Row:
         self.step = 0  # tokens generated
         self.sent = 0  # characters emitted as pieces
         self.ended = False  # generated the end of its document
+        self.queued = 0  # decode calls run before it was submitted
 
     @property
     def remaining(self):
@@ -165,6 +173,8 @@ class Batcher:
                     f"{len(self._waiting)} sequences are waiting already; the "
                     f"server accepts at most {self.max_waiting}."
                 )
+            for row in rows:
+                row.queued = self.calls
             self._waiting.extend(rows)
             self._cond.notify()
         self.start()
@@ -198,7 +208,15 @@ class Batcher:
     # -- the worker thread -----------------------------------------------------
     def _work(self):
         if self._warm:
-            self._warm_up()
+            try:
+                self._warm_up()
+            except Exception as exc:  # noqa: BLE001 - requests compile what they need
+                warnings.warn(
+                    f"Compiling the generation loops at start failed ({exc}); "
+                    "requests compile them when needed.",
+                    RuntimeWarning,
+                    stacklevel=1,
+                )
         while True:
             rows = self._next_rows()
             if rows is None:
@@ -242,7 +260,14 @@ class Batcher:
         if idle and self.window:
             time.sleep(self.window)  # let requests that come together start together
         with self._cond:
-            free = self.max_batch - sum(r is not None for r in self._slots)
+            live = sum(r is not None for r in self._slots)
+            free = self.max_batch - live
+            waiting = self._waiting
+            if live and not (
+                len(waiting) >= min(free, _JOIN_GROUP)
+                or (waiting and self.calls - waiting[0].queued >= _JOIN_WAIT)
+            ):
+                return []
             rows = []
             while self._waiting and len(rows) < free:
                 row = self._waiting.popleft()

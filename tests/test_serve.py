@@ -252,6 +252,7 @@ BAD_REQUESTS = [
     ({"max_len": 3}, 400, "max_len", "Unrecognized request argument"),
     ({"model": "gpt-4"}, 404, "model", "does not exist"),
     ({"prompt": "the " * 30}, 413, "prompt", "120 tokens long; .* at most 100"),
+    ({"prompt": "a" * 20_000}, 413, "prompt", "20000 tokens long"),  # in a thread
     (b" " * (8 * 2**20 + 1), 413, None, "at most 8388608"),
 ]
 
@@ -441,3 +442,27 @@ def test_serve_is_part_of_the_public_api():
 
     assert sklstm.serve is sklstm.serving.serve
     assert "serve" in sklstm.__all__
+
+
+def test_serve_help_and_usage_errors(capsys):
+    from sklstm.cli import main
+
+    assert main(["serve", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "address to bind (default: 127.0.0.1)" in out
+    assert "--max-batch" in out and "--max-tokens-limit" in out
+    assert "SKLSTM_API_KEY" in out and "--trust-pickle" in out
+    assert main(["serve", "m.sklstm", "--port", "70000"]) == 2
+    assert "--port must be from 0 to 65535" in capsys.readouterr().err
+
+
+def test_serve_command_without_the_extra_names_the_install_command(
+    saved, capsys, monkeypatch
+):
+    from sklstm.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["serve", str(saved / "tiny.sklstm")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("sklstm serve: error: Serving models needs Starlette")
+    assert "pip install 'sklstm[serve]'" in err

@@ -21,6 +21,10 @@ from sklstm._batching import Overloaded
 from sklstm.serving._protocol import APIError, error_body, parse_completion
 
 MAX_BODY = 8 * 2**20  # bytes of one request body
+# Prompts up to this many characters are encoded on the event loop (a
+# fraction of a millisecond); longer ones in a thread. Many threads waiting
+# for the interpreter lock would slow the batcher's thread down.
+_INLINE_CHARS = 16_384
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -168,7 +172,10 @@ class _Api:
         self._authorize(request)
         completion = parse_completion(await _read_json(request), self.service.limits)
         self._check_model(completion.model)
-        sequences = await run_in_threadpool(self.service.encode, completion.prompts)
+        if sum(len(p) for p in completion.prompts) <= _INLINE_CHARS:
+            sequences = self.service.encode(completion.prompts)
+        else:
+            sequences = await run_in_threadpool(self.service.encode, completion.prompts)
         controls = self.service.controls(completion.controls)
         head = {
             "id": f"cmpl-{secrets.token_hex(12)}",
