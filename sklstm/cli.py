@@ -20,6 +20,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 import warnings
 
@@ -32,6 +33,10 @@ EOD_LABEL = "<end of document>"
 # Line breaks between paragraphs: a newline, then one or more blank lines.
 _PARAGRAPH_BREAK = re.compile(r"\n(?:[ \t\f\v\r]*\n)+")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+# A line of TensorFlow's C++ log: severity letter, date, time, thread, file.
+_TF_LOG_LINE = re.compile(rb"([IWEF])\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+_TF_SEVERITY = {b"I": 0, b"W": 1, b"E": 2, b"F": 3}
+_ABSL_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is called"
 
 
 try:
@@ -65,6 +70,58 @@ def _show_warning(command):
         _err(command, "warning", str(message))
 
     return show
+
+
+def _tf_log_level():
+    """TF_CPP_MIN_LOG_LEVEL as a number (0, everything, when unreadable)."""
+    try:
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        return 0
+
+
+def _kept_log_lines(data, level):
+    """The lines of ``data`` (bytes written to stderr) at ``level`` or above."""
+    kept = []
+    for line in data.splitlines(keepends=True):
+        match = _TF_LOG_LINE.match(line)
+        if match and _TF_SEVERITY[match.group(1)] < level:
+            continue
+        if line.startswith(_ABSL_PREAMBLE) and level >= 1:
+            continue
+        kept.append(line)
+    return b"".join(kept)
+
+
+def quiet_tensorflow():
+    """Import TensorFlow without its start-up log lines below the log level.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` is 2 (errors only) unless the user set it.
+    TensorFlow writes some lines ("oneDNN custom operations are on", "Could
+    not find cuda drivers") before its logging reads that variable, so they
+    are caught from the standard error while it loads, and the lines at or
+    above the level are written out again.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = _tf_log_level()
+    if "tensorflow" in sys.modules or level <= 0:
+        return
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no standard error to catch
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = _kept_log_lines(caught.read(), level)
+            if kept:
+                os.write(2, kept)
 
 
 def _int_or_none(text):
@@ -213,6 +270,7 @@ def load_model(path, trust_pickle=False):
         raise UserError(f"{path!r}: no such file")
     if os.path.isdir(path):
         raise UserError(f"{path!r} is a folder, not a model file")
+    quiet_tensorflow()  # before unpickling or loading imports it
     if _is_pickle(path):
         if not trust_pickle:
             raise UserError(
@@ -262,6 +320,7 @@ def _join(sequencer, text, addition):
 # ---------------------------------------------------------------- defaults
 def library_defaults():
     """Defaults of LSTMTextGenerator and of the generation controls."""
+    quiet_tensorflow()
     from sklstm import LSTMTextGenerator, TextSequencer
     from sklstm._generation import check_controls
 
