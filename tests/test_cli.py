@@ -341,6 +341,17 @@ def test_max_time_is_passed_on_or_refused(corpus, tmp_path, monkeypatch):
         assert "--max-time is not supported" in err and not seen
 
 
+def test_progress_with_a_time_budget_shows_the_budget(corpus, tmp_path):
+    args = [a for a in TINY if a not in ("--epochs", "1")]
+    status, out, err = run(
+        "train", corpus, *args, "--max-time", "2", "--epochs", "none",
+        "-o", tmp_path / "m.sklstm",
+    )  # fmt: skip
+    assert status == 0, err
+    assert re.search(r"^epoch 1, \d+:\d\d of 0:02 - \d+/\d+ - ", out, re.M), out
+    assert "Epoch" not in out and "1000000000" not in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
