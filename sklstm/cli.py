@@ -14,6 +14,7 @@ is the entry point of both the console script and ``python -m sklstm``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import math
@@ -445,16 +446,129 @@ def _add_model_argument(parser):
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One option of ``sklstm train``: a row of :data:`TRAIN_OPTIONS`.
+
+    ``flags``: the flag, or a tuple of them; ``param``: the estimator
+    parameter it sets (``None`` for options of the command itself); ``help``
+    without its default, which is added: the estimator's own default for a
+    parameter, else ``default``, or the text ``shown``. An ``optional``
+    parameter is passed only when given, and refused when the estimator
+    lacks it; a ``flag`` takes no value.
+    """
+
+    flags: str | tuple
+    param: str | None
+    help: str
+    type: object = None
+    metavar: str | None = None
+    choices: tuple | None = None
+    default: object = None
+    shown: str | None = None
+    optional: bool = False
+    flag: bool = False
+
+    @property
+    def names(self):
+        return (self.flags,) if isinstance(self.flags, str) else self.flags
+
+    @property
+    def dest(self):
+        return self.names[-1].lstrip("-").replace("-", "_")
+
+    def add_to(self, parser, params):
+        """Add the option to ``parser``; ``params``: the estimator defaults,
+        or None when they were not looked up."""
+        if self.flag:
+            parser.add_argument(*self.names, action="store_true", help=self.help)
+            return
+        if self.param is None or self.optional:
+            default = self.default
+            shown = "%(default)s" if self.shown is None else self.shown
+        elif params is None:
+            default, shown = None, "see LSTMTextGenerator"
+        else:
+            default = params.get(self.param)
+            shown = _fmt_default(default)
+        kw = {"type": self.type, "metavar": self.metavar, "choices": self.choices}
+        parser.add_argument(
+            *self.names,
+            default=default,
+            help=f"{self.help} (default: {shown})",
+            **{k: v for k, v in kw.items() if v is not None},
+        )
+
+
+# The options of ``sklstm train``, in the order --help lists them. An option
+# that sets an estimator parameter is one row here: the parser and the
+# parameters given to the estimator are built from this table.
+TRAIN_OPTIONS = (
+    Option("--pattern", None, "file name pattern in folders", metavar="GLOB",
+           default="*.txt"),
+    Option("--stream", None, "read the files piece by piece and train from "
+           "their ids on disk (each file one document; for corpora larger than "
+           "memory)", flag=True),
+    Option("--level", "sequencer__level", "token unit", choices=LEVELS),
+    Option("--max-words", "sequencer__max_words", "char and word level: "
+           "vocabulary size, reserved ids included; the most frequent tokens "
+           "are kept", _int_or_none, "N"),
+    Option("--vocab-size", "sequencer__vocab_size", "subword level: most "
+           "tokens, the 3 reserved ids and the 256 bytes included, so at least "
+           "259; none: 1000", _int_or_none, "N"),
+    Option("--embedding-dim", "embedding_dim", "embedding size", int, "N"),
+    Option("--units", "units", "LSTM units; comma-separated values stack "
+           "layers, e.g. 256,256", _units, "N[,N...]"),
+    Option("--dense-units", "dense_units", "units of a relu Dense layer before "
+           "the output, or none", _int_or_none, "N"),
+    Option("--dropout", "dropout", "dropout after each LSTM layer", float,
+           "RATE"),
+    Option("--sequence-length", "sequence_length", "tokens per training window",
+           int, "N"),
+    Option("--batch-size", "batch_size", "windows per batch", int, "N"),
+    Option("--epochs", "epochs", "most epochs; training stops earlier when the "
+           "validation loss stops improving; none: until --max-time runs out",
+           _int_or_none, "N"),
+    Option("--learning-rate", "learning_rate", "Adam learning rate", float,
+           "RATE"),
+    Option("--validation-fraction", "validation_fraction", "fraction held out "
+           "for validation: whole documents, or the end of each when there are "
+           "too few; 0 trains on everything", float, "FRACTION"),
+    Option("--max-time", "max_time", "stop training after about this many "
+           "seconds, at the end of a batch, keeping the best weights", float,
+           "SECONDS", optional=True, shown="no limit"),
+    Option("--training-kernel", "training_kernel", "how the LSTM layers train: "
+           "'fused' is sklstm's own CPU kernel, 'keras' Keras' layer (cuDNN on a "
+           "GPU), 'auto' the fused kernel on a CPU",
+           choices=("auto", "fused", "keras")),
+    Option("--random-state", "random_state", "seed for reproducible training",
+           int, "SEED"),
+    Option(("-o", "--output"), None, "where to save the model; a name ending in "
+           ".joblib or .pkl saves with joblib, anything else in the safe format",
+           metavar="FILE", default="model.sklstm"),
+    Option(("-q", "--quiet"), None, "no progress output (the summary is still "
+           "printed)", flag=True),
+)  # fmt: skip
+
+
+def train_params(args, model):
+    """The estimator parameters that the options of ``args`` set."""
+    supported = model.get_params()
+    params = {}
+    for option in TRAIN_OPTIONS:
+        value = getattr(args, option.dest)
+        if option.param is None or (option.optional and value is None):
+            continue
+        if option.optional and option.param not in supported:
+            raise UserError(
+                f"{option.names[-1]} is not supported by this version of sklstm "
+                f"(LSTMTextGenerator has no {option.param} parameter)"
+            )
+        params[option.param] = value
+    return params
+
+
 def _add_train_parser(subparsers, lib):
-    params = lib[0] if lib else {}
-
-    def default(name):
-        return params.get(name)
-
-    def show(name):
-        return _fmt_default(default(name)) if lib else "see LSTMTextGenerator"
-
-    until_time = "; none: until --max-time runs out" if "max_time" in params else ""
     p = subparsers.add_parser(
         "train",
         help="train a model on text files or the embedded corpus",
@@ -468,148 +582,9 @@ def _add_train_parser(subparsers, lib):
         metavar="PATH",
         help="text files or folders (searched recursively); none: the embedded corpus",
     )
-    p.add_argument(
-        "--pattern",
-        metavar="GLOB",
-        default="*.txt",
-        help="file name pattern in folders (default: %(default)s)",
-    )
-    p.add_argument(
-        "--stream",
-        action="store_true",
-        help="read the files piece by piece and train from their ids on disk "
-        "(each file one document; for corpora larger than memory)",
-    )
-    p.add_argument(
-        "--level",
-        choices=LEVELS,
-        default=default("sequencer__level"),
-        help=f"token unit (default: {show('sequencer__level')})",
-    )
-    p.add_argument(
-        "--max-words",
-        metavar="N",
-        type=_int_or_none,
-        default=default("sequencer__max_words"),
-        help="char and word level: vocabulary size, reserved ids included; "
-        "the most frequent tokens are kept (default: "
-        f"{show('sequencer__max_words')})",
-    )
-    p.add_argument(
-        "--vocab-size",
-        metavar="N",
-        type=_int_or_none,
-        default=default("sequencer__vocab_size"),
-        help="subword level: most tokens, the 3 reserved ids and the 256 "
-        "bytes included, so at least 259; none: 1000 (default: "
-        f"{show('sequencer__vocab_size')})",
-    )
-    p.add_argument(
-        "--embedding-dim",
-        metavar="N",
-        type=int,
-        default=default("embedding_dim"),
-        help=f"embedding size (default: {show('embedding_dim')})",
-    )
-    p.add_argument(
-        "--units",
-        metavar="N[,N...]",
-        type=_units,
-        default=default("units"),
-        help="LSTM units; comma-separated values stack layers, e.g. 256,256 "
-        f"(default: {show('units')})",
-    )
-    p.add_argument(
-        "--dense-units",
-        metavar="N",
-        type=_int_or_none,
-        default=default("dense_units"),
-        help="units of a relu Dense layer before the output, or none "
-        f"(default: {show('dense_units')})",
-    )
-    p.add_argument(
-        "--dropout",
-        metavar="RATE",
-        type=float,
-        default=default("dropout"),
-        help=f"dropout after each LSTM layer (default: {show('dropout')})",
-    )
-    p.add_argument(
-        "--sequence-length",
-        metavar="N",
-        type=int,
-        default=default("sequence_length"),
-        help=f"tokens per training window (default: {show('sequence_length')})",
-    )
-    p.add_argument(
-        "--batch-size",
-        metavar="N",
-        type=int,
-        default=default("batch_size"),
-        help=f"windows per batch (default: {show('batch_size')})",
-    )
-    p.add_argument(
-        "--epochs",
-        metavar="N",
-        type=_int_or_none,
-        default=default("epochs"),
-        help="most epochs; training stops earlier when the validation loss "
-        f"stops improving{until_time} (default: {show('epochs')})",
-    )
-    p.add_argument(
-        "--learning-rate",
-        metavar="RATE",
-        type=float,
-        default=default("learning_rate"),
-        help=f"Adam learning rate (default: {show('learning_rate')})",
-    )
-    p.add_argument(
-        "--validation-fraction",
-        metavar="FRACTION",
-        type=float,
-        default=default("validation_fraction"),
-        help="fraction held out for validation: whole documents, or the end "
-        "of each when there are too few; 0 trains on everything (default: "
-        f"{show('validation_fraction')})",
-    )
-    p.add_argument(
-        "--max-time",
-        type=float,
-        metavar="SECONDS",
-        default=None,
-        help="stop training after about this many seconds, at the end of a "
-        "batch, keeping the best weights (default: no limit)",
-    )
-    p.add_argument(
-        "--training-kernel",
-        choices=("auto", "fused", "keras"),
-        default=default("training_kernel"),
-        help="how the LSTM layers train: 'fused' is sklstm's own CPU kernel, "
-        "'keras' Keras' layer (cuDNN on a GPU), 'auto' the fused kernel on a "
-        f"CPU (default: {show('training_kernel')})",
-    )
-    p.add_argument(
-        "--random-state",
-        metavar="SEED",
-        type=int,
-        default=default("random_state"),
-        help=f"seed for reproducible training (default: {show('random_state')})",
-    )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        default="model.sklstm",
-        help="where to save the model; a name ending in .joblib or .pkl "
-        "saves with joblib, anything else in the safe format (default: "
-        "%(default)s)",
-    )
-    p.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress output (the summary is still printed)",
-    )
+    params = lib[0] if lib else None
+    for option in TRAIN_OPTIONS:
+        option.add_to(p, params)
     p.set_defaults(func=cmd_train)
     return p
 
@@ -930,32 +905,10 @@ def cmd_train(args):
     else:
         verbose = 1 if sys.stdout.isatty() else 2
     model = LSTMTextGenerator()
-    params = dict(
-        embedding_dim=args.embedding_dim,
-        units=args.units,
-        dense_units=args.dense_units,
-        dropout=args.dropout,
-        sequence_length=args.sequence_length,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        validation_fraction=args.validation_fraction,
-        random_state=args.random_state,
-        training_kernel=args.training_kernel,
-        verbose=verbose,
-        sequencer__level=args.level,
-        sequencer__max_words=args.max_words,
-        sequencer__vocab_size=args.vocab_size,
-    )
+    params = train_params(args, model)
+    params["verbose"] = verbose
     if args.stream:
         params["sequencer__input"] = "filename"
-    if args.max_time is not None:
-        if "max_time" not in model.get_params():
-            raise UserError(
-                "--max-time is not supported by this version of sklstm "
-                "(LSTMTextGenerator has no max_time parameter)"
-            )
-        params["max_time"] = args.max_time
     model.set_params(**params)
     if not args.quiet:
         if args.stream:

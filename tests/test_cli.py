@@ -127,6 +127,23 @@ def test_train_help_shows_the_estimators_defaults(capsys):
     assert "sklstm train" in out  # examples
 
 
+def test_train_options_set_the_estimator_parameters_they_name():
+    from sklstm.cli import TRAIN_OPTIONS, build_parser, library_defaults, train_params
+
+    defaults = library_defaults()[0]
+    rows = [option for option in TRAIN_OPTIONS if option.param is not None]
+    assert len(rows) >= 10 and all(option.param in defaults for option in rows)
+    parser = build_parser("train")
+    given = ["--units", "8,4", "--dropout", "0.25", "--level", "word"]
+    params = train_params(parser.parse_args(["train", *given]), LSTMTextGenerator())
+    assert params.pop("units") == (8, 4) and params.pop("dropout") == 0.25
+    assert params.pop("sequencer__level") == "word"
+    assert params == {name: defaults[name] for name in params}  # the rest
+    assert "max_time" not in params  # passed only when given
+    args = parser.parse_args(["train", "--max-time", "3"])
+    assert train_params(args, LSTMTextGenerator())["max_time"] == 3.0
+
+
 def test_generate_help_shows_the_generation_defaults(capsys):
     assert main(["generate", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
