@@ -1,6 +1,6 @@
 """The modules of sklstm import each other without cycles.
 
-Every ``sklstm/*.py`` is parsed, imports inside functions included, so a
+Every module of sklstm and of its subpackages is parsed, imports inside functions included, so a
 cycle hidden in a function (it works until someone moves the import) counts
 as one. ``from sklstm import name`` is an edge to the module ``sklstm.name``
 when there is one, else to the package itself; the package's lazy table
@@ -15,10 +15,11 @@ PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sklstm"
 
 
 def _module_name(path):
-    return "sklstm" if path.stem == "__init__" else f"sklstm.{path.stem}"
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-MODULES = {_module_name(path): path for path in sorted(PACKAGE.glob("*.py"))}
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
 def _imports(name, path):
