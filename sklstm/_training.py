@@ -19,6 +19,7 @@ does (see ``_maybe_symbolic_build`` and ``_logs_for_reduction``).
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import keras
@@ -298,3 +299,63 @@ class Budget(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.elapsed = time.monotonic() - self.start
+
+
+def clock(seconds):
+    """``65`` -> ``"1:05"``, ``3725`` -> ``"1:02:05"``."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class TimeProgress(keras.callbacks.Callback):
+    """Progress of a run that only ``max_time`` limits, against the budget.
+
+    Keras would count epochs out of the huge number asked for; this prints
+    ``epoch 2, 1:05 of 5:00 - 12/50 - loss: 1.2345`` instead: on one line
+    updated after each batch with ``verbose=1`` (a terminal), and one line
+    per epoch with ``verbose=2``. ``budget`` is the run's :class:`Budget`,
+    whose clock it reads.
+    """
+
+    # Seconds between updates of the line with verbose=1.
+    INTERVAL = 0.1
+
+    def __init__(self, budget, verbose, steps, stream=None):
+        super().__init__()
+        self.budget, self.verbose, self.steps = budget, verbose, steps
+        self.stream = stream
+        self.width = 0
+        self.shown = 0.0
+
+    def _write(self, text):
+        stream = sys.stdout if self.stream is None else self.stream
+        stream.write(text)
+        stream.flush()
+
+    def _line(self, logs):
+        spent = time.monotonic() - self.budget.start
+        parts = [
+            f"epoch {self.epoch + 1}, {clock(spent)} of {clock(self.budget.max_time)}",
+            f"{self.done}/{self.steps}",
+        ]
+        parts += [f"{key}: {float(value):.4f}" for key, value in (logs or {}).items()]
+        return " - ".join(parts)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.done = epoch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.done += 1
+        now = time.monotonic()
+        if self.verbose == 1 and now - self.shown >= self.INTERVAL:
+            self.shown = now
+            line = self._line(logs)
+            self._write("\r" + line.ljust(self.width))
+            self.width = len(line)
+
+    def on_epoch_end(self, epoch, logs=None):
+        line = self._line(logs)
+        start = "\r" if self.verbose == 1 else ""
+        self._write(start + line.ljust(self.width if start else 0) + "\n")
+        self.width = 0

@@ -30,7 +30,7 @@ from sklstm._logs import expected_retracing
 from sklstm._model import Network, build_model, lstm_layers
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
-from sklstm._training import Budget, Trainer
+from sklstm._training import Budget, TimeProgress, Trainer
 from sklstm._validation import (
     check_bool,
     check_documents,
@@ -931,6 +931,11 @@ class LSTMTextGenerator(BaseEstimator):
             max_time,
         )
         own = [budget, best]
+        verbose = self.verbose
+        if epochs is None and verbose:
+            # Keras would count epochs out of _UNLIMITED_EPOCHS.
+            own.append(TimeProgress(budget, verbose, steps))
+            verbose = 0
         try:
             with expected_retracing():  # a new network traces Keras' step anew
                 trainer.fit(
@@ -941,7 +946,7 @@ class LSTMTextGenerator(BaseEstimator):
                     validation_data=val_ds,
                     callbacks=[*own, *callbacks],
                     shuffle=False,  # the dataset shuffles itself
-                    verbose=self.verbose,
+                    verbose=verbose,
                 )
             interrupted = False
         except KeyboardInterrupt:

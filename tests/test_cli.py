@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -126,6 +127,23 @@ def test_train_help_shows_the_estimators_defaults(capsys):
     assert "sklstm train" in out  # examples
 
 
+def test_train_options_set_the_estimator_parameters_they_name():
+    from sklstm.cli import TRAIN_OPTIONS, build_parser, library_defaults, train_params
+
+    defaults = library_defaults()[0]
+    rows = [option for option in TRAIN_OPTIONS if option.param is not None]
+    assert len(rows) >= 10 and all(option.param in defaults for option in rows)
+    parser = build_parser("train")
+    given = ["--units", "8,4", "--dropout", "0.25", "--level", "word"]
+    params = train_params(parser.parse_args(["train", *given]), LSTMTextGenerator())
+    assert params.pop("units") == (8, 4) and params.pop("dropout") == 0.25
+    assert params.pop("sequencer__level") == "word"
+    assert params == {name: defaults[name] for name in params}  # the rest
+    assert "max_time" not in params  # passed only when given
+    args = parser.parse_args(["train", "--max-time", "3"])
+    assert train_params(args, LSTMTextGenerator())["max_time"] == 3.0
+
+
 def test_generate_help_shows_the_generation_defaults(capsys):
     assert main(["generate", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
@@ -173,6 +191,41 @@ def test_console_script_runs_the_command_line():
     )
     assert result.returncode == 0, result.stderr
     assert "usage: sklstm info" in result.stdout
+
+
+TF_START_UP = ("oneDNN custom operations", "cuda drivers", "absl::InitializeLog")
+
+
+def _python_m_sklstm(*argv, level=None):
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    return subprocess.run(
+        [sys.executable, "-m", "sklstm", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def test_tensorflows_start_up_lines_do_not_reach_the_terminal(trained):
+    # ``info`` loads a model, ``generate --help`` the library's defaults:
+    # both import TensorFlow.
+    for argv in (["info", trained[0]], ["generate", "--help"]):
+        result = _python_m_sklstm(*argv)
+        assert result.returncode == 0, result.stderr
+        assert not [line for line in TF_START_UP if line in result.stderr]
+        assert result.stdout
+
+
+def test_a_users_own_tensorflow_log_level_is_respected():
+    result = _python_m_sklstm("generate", "--help", level="0")
+    assert result.returncode == 0, result.stderr
+    assert any(line in result.stderr for line in TF_START_UP)
+    assert "usage: sklstm generate" in result.stdout
 
 
 # -------------------------------------------------------------- documents
@@ -303,6 +356,17 @@ def test_max_time_is_passed_on_or_refused(corpus, tmp_path, monkeypatch):
     else:
         assert_user_error(status, err, "train")
         assert "--max-time is not supported" in err and not seen
+
+
+def test_progress_with_a_time_budget_shows_the_budget(corpus, tmp_path):
+    args = [a for a in TINY if a not in ("--epochs", "1")]
+    status, out, err = run(
+        "train", corpus, *args, "--max-time", "2", "--epochs", "none",
+        "-o", tmp_path / "m.sklstm",
+    )  # fmt: skip
+    assert status == 0, err
+    assert re.search(r"^epoch 1, \d+:\d\d of 0:02 - \d+/\d+ - ", out, re.M), out
+    assert "Epoch" not in out and "1000000000" not in out
 
 
 @pytest.mark.parametrize(

@@ -264,3 +264,34 @@ def test_numpy_typed_parameters_as_searches_draw_them():
     ).fit(DOCS)
     assert model.n_epochs_ == 2
     assert isinstance(model.generate("the ", max_new_tokens=np.int64(5)), str)
+
+
+def test_progress_of_a_time_budget_counts_time_not_epochs(capsys):
+    # Only max_time limits training: Keras would print "Epoch 1/1000000000".
+    tiny(epochs=None, max_time=2, verbose=2).fit(DOCS)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines and all(
+        re.fullmatch(
+            r"epoch \d+, \d+:\d\d of 0:02 - \d+/\d+( - \w+: \d+\.\d{4})+", line
+        )
+        for line in lines
+    ), out
+    assert lines[0].startswith("epoch 1, ")
+    assert "Epoch" not in out and "1000000000" not in out
+
+
+def test_progress_of_a_time_budget_updates_one_line_on_a_terminal(capsys):
+    tiny(epochs=None, max_time=1, verbose=1).fit(DOCS)
+    out = capsys.readouterr().out
+    assert "\r" in out and "Epoch" not in out
+    for line in out.split("\n")[:-1]:  # each epoch's line ends with its last state
+        assert re.fullmatch(
+            r"epoch \d+, \d+:\d\d of 0:01 - \d+/\d+( - \w+: \d+\.\d{4})+",
+            line.split("\r")[-1].rstrip(),
+        ), line
+
+
+def test_progress_with_an_epoch_limit_is_keras_own(capsys):
+    tiny(epochs=2, max_time=60, verbose=2).fit(DOCS)
+    assert "Epoch 2/2" in capsys.readouterr().out
