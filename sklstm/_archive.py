@@ -49,7 +49,17 @@ MODEL = "model.keras"
 META = "sklstm.json"
 # Layer classes sklstm builds; any other layer, and any class from outside
 # Keras, is refused.
-ALLOWED_CLASSES = {"InputLayer", "Embedding", "LSTM", "LSTMCell", "Dropout", "Dense"}
+ALLOWED_CLASSES = {
+    "InputLayer",
+    "Embedding",
+    "LSTM",
+    "LSTMCell",
+    "Dropout",
+    "Dense",
+    # Tied weights: the embedding read in reverse, a scale and bias per token.
+    "ReversibleEmbedding",
+    "EinsumDense",
+}
 
 
 def _plain(value):

@@ -6,6 +6,17 @@ position::
     ids (batch, time) -> Embedding -> LSTM x n_layers -> [Dense relu] -> logits
                                                             (batch, time, vocab)
 
+With tied weights the output layer reuses the embedding matrix ``E``
+(vocab, embedding_dim), as in Press and Wolf (2017) and AWD-LSTM::
+
+    features -> [projection to embedding_dim] -> x @ E.T * scale + bias
+
+built from Keras' own layers: a ``ReversibleEmbedding`` named
+``embedding``, called forwards on the ids and in reverse on the features, a
+bias-free Dense ``projection`` where the features are not ``embedding_dim``
+wide, and an ``EinsumDense`` ``logits`` layer holding a scale and a bias per
+token (the scale starts at 1).
+
 Scoring and generation reuse the same layers, carrying the LSTM states
 across calls instead of starting each window from zeros.
 """
@@ -37,8 +48,12 @@ def build_model(
     seed,
     recurrent_dropout=0.0,
     dtype_policy="float32",
+    tie_weights=False,
 ):
     """Return the training network, uncompiled.
+
+    ``tie_weights`` makes the output layer share the embedding matrix (see
+    the module's docstring).
 
     ``dtype_policy`` is a Keras policy name; under a mixed policy every layer
     computes in half precision except the output layer, whose logits stay
@@ -53,13 +68,20 @@ def build_model(
     reg = keras.regularizers.L2(l2) if l2 else None
 
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    x = keras.layers.Embedding(
-        vocab_size,
-        embedding_dim,
+    embedding_options = dict(
         embeddings_initializer=init.RandomUniform(-0.05, 0.05, seed=next(seeds)),
         dtype=dtype_policy,
         name="embedding",
-    )(ids)
+    )
+    if tie_weights:  # the output layer reads it in reverse, in float32
+        embedding = keras.layers.ReversibleEmbedding(
+            vocab_size, embedding_dim, reverse_dtype="float32", **embedding_options
+        )
+    else:
+        embedding = keras.layers.Embedding(
+            vocab_size, embedding_dim, **embedding_options
+        )
+    x = embedding(ids)
     for k, n_units in enumerate(units):
         # Defaults kept cuDNN-eligible: tanh/sigmoid, no recurrent dropout.
         x, _, _ = keras.layers.LSTM(
@@ -87,14 +109,95 @@ def build_model(
             dtype=dtype_policy,
             name="dense",
         )(x)
-    logits = keras.layers.Dense(
-        vocab_size,
-        kernel_initializer=init.GlorotUniform(seed=next(seeds)),
-        kernel_regularizer=reg,
-        dtype="float32",  # logits and the loss in full precision
+    if tie_weights:
+        logits = _tied_logits(x, embedding, next(seeds), reg, dtype_policy)
+    else:
+        logits = keras.layers.Dense(
+            vocab_size,
+            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
+            kernel_regularizer=reg,
+            dtype="float32",  # logits and the loss in full precision
+            name="logits",
+        )(x)
+    return keras.Model(ids, logits, name="lstm_language_model")
+
+
+def _tied_logits(x, embedding, seed, reg, dtype_policy):
+    """Logits of features ``x`` through the embedding matrix, transposed:
+    ``projection(x) @ embeddings.T * scale + bias``, in float32."""
+    if x.shape[-1] != embedding.output_dim:
+        x = keras.layers.Dense(
+            embedding.output_dim,
+            use_bias=False,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+            kernel_regularizer=reg,
+            dtype=dtype_policy,
+            name="projection",
+        )(x)
+    x = embedding(x, reverse=True)  # (batch, time, vocab), float32
+    return keras.layers.EinsumDense(
+        "...v,v->...v",
+        output_shape=(embedding.input_dim,),
+        bias_axes="v",
+        kernel_initializer="ones",
+        dtype="float32",
         name="logits",
     )(x)
-    return keras.Model(ids, logits, name="lstm_language_model")
+
+
+class TiedHead:
+    """The output layer of a network with tied weights, as the rest of
+    sklstm reads an output layer: ``kernel`` (features, vocab), ``bias``
+    (vocab,), ``units`` and a call from features to logits.
+
+    ``kernel`` is the embedding matrix transposed, times the per-token
+    scale: a tensor computed from the variables, so gradients through it
+    reach the embedding matrix and the scale.
+    """
+
+    def __init__(self, embedding, logits):
+        self.embedding = embedding
+        self.logits = logits
+        self.units = embedding.input_dim
+
+    @property
+    def kernel(self):
+        embeddings = tf.convert_to_tensor(self.embedding.embeddings)
+        scale = tf.convert_to_tensor(self.logits.kernel)
+        return tf.transpose(embeddings) * scale  # (embedding_dim, vocab)
+
+    @property
+    def bias(self):
+        return self.logits.bias
+
+    def __call__(self, x):
+        """Logits (..., vocab) of features (..., features), of any rank (the
+        ``logits`` layer itself takes the rank it was built with)."""
+        logits = self.embedding(x, reverse=True)  # (..., vocab), float32
+        return logits * tf.convert_to_tensor(self.logits.kernel) + self.logits.bias
+
+
+def call_with(layer, replacements, *args, **kwargs):
+    """Call ``layer`` with the tensors of ``replacements``, a list of
+    ``(variable, tensor)``, read in place of those variables.
+
+    The layer runs unchanged (Keras' own LSTM, cuDNN on a GPU) on the
+    replacement values: this is how a dropped copy of a weight trains, its
+    gradient flowing back through the copy to the variable. Other variables
+    the call updates (the seed of a ``recurrent_dropout`` mask) keep their
+    updates.
+    """
+    replacements = [(v, t) for v, t in replacements if t is not None]
+    if not replacements:
+        return layer(*args, **kwargs)
+    with keras.StatelessScope(state_mapping=replacements) as scope:
+        out = layer(*args, **kwargs)
+    replaced = {id(v) for v, _ in replacements}
+    for variable in layer.variables:
+        value = scope.get_current_value(variable)
+        if id(variable) not in replaced and value is not None:
+            variable.assign(value)
+    return out
 
 
 def lstm_layers(model):
@@ -120,7 +223,12 @@ class Network:
             if layer.name.startswith("dropout_")
         }
         self.dense = model.get_layer("dense") if "dense" in names else None
-        self.head = model.get_layer("logits")
+        self.projection = (
+            model.get_layer("projection") if "projection" in names else None
+        )
+        head = model.get_layer("logits")
+        self.tied = isinstance(self.embedding, keras.layers.ReversibleEmbedding)
+        self.head = TiedHead(self.embedding, head) if self.tied else head
         self.units = [layer.units for layer in self.lstms]
         self.vocab_size = self.head.units
         state_specs = [
@@ -141,27 +249,51 @@ class Network:
         """Flat list ``[h0, c0, h1, c1, ...]`` of zero states."""
         return [tf.zeros([batch, u]) for u in self.units for _ in (0, 1)]
 
-    def features(self, ids, states, mask=None, training=False):
+    def features(self, ids, states, mask=None, training=False, dropped=None):
         """Run embedding, LSTMs (with their dropout when ``training``) and
-        the optional Dense layer over ``ids``.
+        the optional Dense layer (and projection) over ``ids``.
+
+        ``dropped`` maps layer names to dropped copies of weights that the
+        layers read instead of their own (``"embedding"``: the embedding
+        matrix, an LSTM's name: its recurrent kernel; see
+        :func:`sklstm._regularisers.dropped_weights`); Keras' layers run
+        unchanged on them (:func:`call_with`).
 
         Returns the features before the output layer, shape
         (batch, time, features), and the final states, float32.
         """
-        x = self.embedding(ids)  # (batch, time, embedding_dim)
+        dropped = dropped or {}
+        x = call_with(
+            self.embedding,
+            [(self.embedding.embeddings, dropped.get("embedding"))],
+            ids,
+        )  # (batch, time, embedding_dim)
         new_states = []
         for k, lstm in enumerate(self.lstms):
             initial = [
                 tf.cast(s, lstm.compute_dtype) for s in states[2 * k : 2 * k + 2]
             ]
-            x, h, c = lstm(x, initial_state=initial, mask=mask, training=training)
+            x, h, c = call_with(
+                lstm,
+                [(lstm.cell.recurrent_kernel, dropped.get(lstm.name))],
+                x,
+                initial_state=initial,
+                mask=mask,
+                training=training,
+            )
             new_states += [tf.cast(h, tf.float32), tf.cast(c, tf.float32)]
             dropout = self.dropouts.get(f"dropout_{k}")
             if dropout is not None:
                 x = dropout(x, training=training)
+        return self._top(x), new_states
+
+    def _top(self, x):
+        """The optional Dense layer and projection over the LSTM output."""
         if self.dense is not None:
             x = self.dense(x)
-        return x, new_states
+        if self.projection is not None:
+            x = self.projection(x)
+        return x
 
     def fused_logits(self, ids, states, **kwargs):
         """Logits (time, batch, vocab) of :meth:`fused_features`' features,
@@ -170,7 +302,14 @@ class Network:
         return self.head(x), new_states
 
     def fused_features(
-        self, ids, states, training=False, jit=True, table=False, unpadded=None
+        self,
+        ids,
+        states,
+        training=False,
+        jit=True,
+        table=False,
+        unpadded=None,
+        dropped=None,
     ):
         """Features before the output layer, and the final states, of a
         window with every LSTM layer run by
@@ -185,19 +324,29 @@ class Network:
         batch's tokens. ``unpadded``
         (time, batch) cuts padding off after the LSTM layers: the features
         and states are those of the first ``time`` steps and ``batch`` rows.
+        ``dropped`` as in :meth:`features`: the dropped embedding matrix is
+        looked up (or projected, with ``table``) and the dropped recurrent
+        kernels run the loops.
         """
+        dropped = dropped or {}
+        embeddings = dropped.get("embedding")
         new_states = []
         for k, lstm in enumerate(self.lstms):
             initial = states[2 * k : 2 * k + 2]
+            kernel, recurrent_kernel, bias = layer_weights(lstm)
+            weights = (kernel, dropped.get(lstm.name, recurrent_kernel), bias)
             if k == 0 and table:
-                embeddings = tf.convert_to_tensor(self.embedding.embeddings)
+                if embeddings is None:
+                    embeddings = tf.convert_to_tensor(self.embedding.embeddings)
                 x, h, c = embedded_lstm_time_major(
-                    ids, embeddings, *layer_weights(lstm), *initial, jit=jit
+                    ids, embeddings, *weights, *initial, jit=jit
                 )
             else:
-                if k == 0:
-                    x = self.embedding(ids)  # (time, batch, embedding_dim)
-                x, h, c = lstm_time_major(x, *layer_weights(lstm), *initial, jit=jit)
+                if k == 0:  # (time, batch, embedding_dim)
+                    x = call_with(
+                        self.embedding, [(self.embedding.embeddings, embeddings)], ids
+                    )
+                x, h, c = lstm_time_major(x, *weights, *initial, jit=jit)
             new_states += [h, c]
             if unpadded is not None and k == len(self.lstms) - 1:
                 time, batch = unpadded
@@ -206,9 +355,7 @@ class Network:
             dropout = self.dropouts.get(f"dropout_{k}")
             if dropout is not None:
                 x = dropout(x, training=training)
-        if self.dense is not None:
-            x = self.dense(x)
-        return x, new_states
+        return self._top(x), new_states
 
     # -- compiled entry points ---------------------------------------------
     def _score_chunk(self, ids, targets, states):

@@ -180,7 +180,8 @@ class Sampler:
         The columns of the sigmoid gates are halved, so that one ``tanh``
         over all four gates gives them all: ``sigmoid(x) = (1 + tanh(x / 2))
         / 2``. The output bias carries the ban on padding and
-        out-of-vocabulary ids.
+        out-of-vocabulary ids. Last comes the output kernel (the embedding
+        matrix transposed and scaled, with tied weights).
         """
         first, *rest = self.net.lstms
         table = (
@@ -200,14 +201,15 @@ class Sampler:
             one = tf.ones([units], a.dtype)
             scale = tf.concat([half * one, half * one, one, half * one], axis=0)
             scaled.append((a * scale, b * scale))  # gates i, f, g, o
-        return scaled, self.net.head.bias + self._banned
+        head = self.net.head
+        return scaled, head.bias + self._banned, tf.convert_to_tensor(head.kernel)
 
     def _recur(self, tokens, states, weights):
         """Advance the LSTM states by one token per row.
 
         Returns the top layer's output (batch, units) and the new states.
         """
-        layers, _ = weights
+        layers = weights[0]
         x = None
         new_states = []
         for k, (a, b) in enumerate(layers):
@@ -229,7 +231,9 @@ class Sampler:
         """Next-token logits (batch, vocab) from the top LSTM output."""
         if self.net.dense is not None:
             x = tf.nn.relu(tf.matmul(x, self.net.dense.kernel) + self.net.dense.bias)
-        return tf.matmul(x, self.net.head.kernel) + weights[1]
+        if self.net.projection is not None:
+            x = tf.matmul(x, self.net.projection.kernel)
+        return tf.matmul(x, weights[2]) + weights[1]
 
     def _step(self, tokens, states, weights):
         """One token per row in, next-token logits and new states out."""

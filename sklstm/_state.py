@@ -24,6 +24,7 @@ import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from sklstm import _archive
@@ -203,6 +204,26 @@ def document(docstring):
     return docstring.replace(ATTRIBUTES_MARK, f"\n{indent}".join(entries), 1)
 
 
+# Parameters stored only when they differ from these defaults.
+_LEFT_OUT_AT_DEFAULT = {
+    "weight_dropout": 0.0,
+    "embedding_dropout": 0.0,
+    "tie_weights": False,
+}
+
+
+def _is_default(value, default):
+    """Whether ``value`` is ``default`` (numpy scalars included; False and 0
+    are not the same parameter value here)."""
+    if isinstance(default, bool):
+        return isinstance(value, (bool, np.bool_)) and not value
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, (bool, np.bool_))
+        and value == default
+    )
+
+
 def _params_to_json(estimator):
     """The estimator's parameters as JSON data (None where not data)."""
     params = estimator.get_params(deep=False)
@@ -215,9 +236,13 @@ def _params_to_json(estimator):
     if isinstance(strategy, str):
         params["distribution_strategy"] = strategy
     # The default is left out too: training_kernel changes how a network
-    # trains, not the network.
+    # trains, not the network. So are the regularisers' defaults, so that
+    # versions of sklstm without them read files that do not use them.
     if params.get("training_kernel") == "auto":
         del params["training_kernel"]
+    for name, default in _LEFT_OUT_AT_DEFAULT.items():
+        if name in params and _is_default(params[name], default):
+            del params[name]
     seed = params["random_state"]
     params["random_state"] = int(seed) if isinstance(seed, numbers.Integral) else None
     if isinstance(params["units"], tuple):
@@ -276,7 +301,7 @@ def load(path, estimator_class):
             path, f"its {_archive.META} is incomplete or inconsistent ({exc!r})."
         )
     network = _archive.load_network(path, keras_bytes)
-    if network.get_layer("logits").units != fitted["vocab_size_"]:
+    if network.get_layer("embedding").input_dim != fitted["vocab_size_"]:
         _archive.refuse(path, "its network and its vocabulary disagree in size.")
     fitted["model_"] = network
     return estimator.__sklstm_set_state__(fitted)

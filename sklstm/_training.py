@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from sklstm._fused_loss import linear_cross_entropy
 from sklstm._model import Network
+from sklstm._regularisers import dropped_weights
 
 try:  # how Keras's own train_step scales the loss under tf.distribute
     from keras.src.losses.loss import (
@@ -65,15 +66,36 @@ class Trainer(keras.Model):
         fused path pads smaller batches (an epoch's last one, validation's)
         to it, so that the loops compiled by XLA serve every batch of the
         run: XLA compiles once per shape.
+    weight_dropout, embedding_dropout : float
+        Rates of AWD-LSTM's weight dropout on the recurrent kernels and
+        embedding dropout on the embedding matrix's rows, drawn once per
+        training batch (:mod:`sklstm._regularisers`), on either path.
+    seed : int
+        Seed of those masks.
     """
 
-    def __init__(self, network, rows=None, fused=False, jit=True, shape=None):
+    def __init__(
+        self,
+        network,
+        rows=None,
+        fused=False,
+        jit=True,
+        shape=None,
+        weight_dropout=0.0,
+        embedding_dropout=0.0,
+        seed=0,
+    ):
         super().__init__(name="trainer")
         self.network = network
         self.rows = rows
         self.fused = bool(fused)
         self.jit = bool(jit)
         self.shape = shape
+        self.rates = (float(weight_dropout), float(embedding_dropout))
+        # One mask per batch, from the trainer's own seeded generator.
+        self.mask_seed = None
+        if any(self.rates):
+            self.mask_seed = keras.random.SeedGenerator(int(seed), name="mask_seed")
         self._net = Network(network)
         # The first layer projects the embedding table, not every token's
         # embedding, when the vocabulary is under half a batch's tokens.
@@ -138,17 +160,28 @@ class Trainer(keras.Model):
         """Load weights saved by :meth:`save_weights` into the network."""
         return self.network.load_weights(filepath, *args, **kwargs)
 
+    def _dropped(self, training):
+        """This batch's dropped weights (none outside training)."""
+        if not training or not any(self.rates):
+            return None
+        return dropped_weights(self._net, *self.rates, self.mask_seed)
+
     def _forward(self, ids, keep, training):
-        """Logits from the carried states (rows with ``keep`` 0 from zeros),
-        and the new states."""
-        states = [s * keep[:, None] for s in self.states]
-        x, new_states = self._net.features(ids, states, training=training)
+        """Logits from the carried states (rows with ``keep`` 0 from zeros;
+        ``keep`` None: every row from zeros), and the new states."""
+        if keep is None:
+            states = self._net.zero_states(tf.shape(ids)[0])
+        else:
+            states = [s * keep[:, None] for s in self.states]
+        x, new_states = self._net.features(
+            ids, states, training=training, dropped=self._dropped(training)
+        )
         return self._net.head(x), new_states
 
     def _fused_forward(self, ids, keep, training):
         """Time-major features (time, batch, features) of the fused path
         before the output layer, from the carried states (``keep`` as in
-        :meth:`_forward`; None: from zeros), and the new states."""
+        :meth:`_forward`), and the new states."""
         batch, time = tf.shape(ids)[0], tf.shape(ids)[1]
         if keep is None:
             if self.shape is not None:  # padded with id 0, cut after the LSTMs
@@ -165,17 +198,19 @@ class Trainer(keras.Model):
             jit=self.jit,
             table=self.table,
             unpadded=(time, batch),
+            dropped=self._dropped(training),
         )
 
     def train_step(self, data):
-        if self.rows is None and not self.fused:
+        if self.rows is None and not self.fused and not any(self.rates):
             return self._logs_for_reduction(super().train_step(data))
         if self.rows is None:
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
             keep = None
         else:
             (x, keep), y = data
-        # As Keras's own train_step, with the states carried.
+        # As Keras's own train_step, with the states carried and the weights
+        # dropped.
         with tf.GradientTape() as tape:
             if self.fused:
                 features, new_states = self._fused_forward(x, keep, training=True)

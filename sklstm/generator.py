@@ -91,6 +91,27 @@ class LSTMTextGenerator(BaseEstimator):
         Dropout rate on the recurrent state inside each LSTM layer, in
         [0, 1). Anything above 0 rules out the fast cuDNN kernel on GPU (a
         warning says so once); ``dropout`` regularises without that cost.
+    weight_dropout : float, default=0.0
+        DropConnect on the recurrent kernel of each LSTM layer, as in
+        AWD-LSTM (Merity et al., 2017), in [0, 1): every training batch
+        zeroes each weight of the recurrent kernels with this probability
+        (one mask for all the batch's time steps) and scales the rest by
+        ``1 / (1 - weight_dropout)``. The layers themselves run unchanged on
+        the dropped weights, so the fused CPU kernel and cuDNN on a GPU stay
+        in use. Training only: scoring and generation use the weights as
+        they are. See the README's "Regularisers" for measured values.
+    embedding_dropout : float, default=0.0
+        Drops whole tokens of the embedding matrix, in [0, 1): every
+        training batch zeroes the embedding of each vocabulary entry with
+        this probability (wherever the token stands in the batch) and
+        scales the rest by ``1 / (1 - embedding_dropout)``. Training only.
+    tie_weights : bool, default=False
+        The output layer shares the embedding matrix (Press and Wolf, 2017):
+        logits are the features, projected to ``embedding_dim`` by a learned
+        bias-free matrix when the last layer (``dense_units``, else the last
+        LSTM's units) is not ``embedding_dim`` wide, times the embedding
+        matrix transposed, plus a learned scale and bias per token. A word
+        or subword model saves most of its output layer's parameters.
     l2 : float, default=0.0
         L2 regularisation factor on every kernel.
     sequence_length : int, default=100
@@ -246,6 +267,9 @@ class LSTMTextGenerator(BaseEstimator):
         dense_units=None,
         dropout=0.0,
         recurrent_dropout=0.0,
+        weight_dropout=0.0,
+        embedding_dropout=0.0,
+        tie_weights=False,
         l2=0.0,
         sequence_length=100,
         batch_size=64,
@@ -272,6 +296,9 @@ class LSTMTextGenerator(BaseEstimator):
         self.dense_units = dense_units
         self.dropout = dropout
         self.recurrent_dropout = recurrent_dropout
+        self.weight_dropout = weight_dropout
+        self.embedding_dropout = embedding_dropout
+        self.tie_weights = tie_weights
         self.l2 = l2
         self.sequence_length = sequence_length
         self.batch_size = batch_size
@@ -355,14 +382,11 @@ class LSTMTextGenerator(BaseEstimator):
             )
         check_int(self.dense_units, "dense_units", where, min_value=1, allow_none=True)
         check_float(self.dropout, "dropout", where, low=0, high=1, high_inclusive=False)
-        check_float(
-            self.recurrent_dropout,
-            "recurrent_dropout",
-            where,
-            low=0,
-            high=1,
-            high_inclusive=False,
-        )
+        for name in ("recurrent_dropout", "weight_dropout", "embedding_dropout"):
+            check_float(
+                getattr(self, name), name, where, low=0, high=1, high_inclusive=False
+            )
+        check_bool(self.tie_weights, "tie_weights", where)
         check_float(self.l2, "l2", where, low=0)
         check_int(self.sequence_length, "sequence_length", where, min_value=1)
         check_int(self.batch_size, "batch_size", where, min_value=1)
@@ -695,6 +719,7 @@ class LSTMTextGenerator(BaseEstimator):
                 l2=float(self.l2),
                 seed=seed,
                 dtype_policy=str(self.dtype_policy),
+                tie_weights=bool(self.tie_weights),
             )
             clipnorm = None if self.clipnorm is None else float(self.clipnorm)
             optimizer = keras.optimizers.Adam(
@@ -712,7 +737,7 @@ class LSTMTextGenerator(BaseEstimator):
         built with changed (its shape, regularisation and precision)."""
         network, _ = self._engine()
         dropout = next(iter(network.dropouts.values()), None)
-        regularizer = network.head.kernel_regularizer
+        regularizer = network.lstms[0].kernel_regularizer
         have = {
             "embedding_dim": network.embedding.output_dim,
             "units": tuple(network.units),
@@ -721,6 +746,7 @@ class LSTMTextGenerator(BaseEstimator):
             "recurrent_dropout": float(network.lstms[0].recurrent_dropout),
             "l2": 0.0 if regularizer is None else float(regularizer.l2),
             "dtype_policy": network.embedding.dtype_policy.name,
+            "tie_weights": network.tied,
         }
         want = {
             "embedding_dim": self.embedding_dim,
@@ -730,6 +756,7 @@ class LSTMTextGenerator(BaseEstimator):
             "recurrent_dropout": float(self.recurrent_dropout),
             "l2": float(self.l2),
             "dtype_policy": self.dtype_policy,
+            "tie_weights": bool(self.tie_weights),
         }
         changed = [
             name
@@ -815,9 +842,10 @@ class LSTMTextGenerator(BaseEstimator):
             [sequences[i][a:b] for i, a, b in tails],
         )
 
-    def _trainer(self, rows=None, window=None, planned_steps=None):
+    def _trainer(self, rows=None, window=None, planned_steps=None, seed=0):
         """The compiled training wrapper of ``model_`` (``rows`` as in
-        :class:`~sklstm._training.Trainer`), under the network's strategy."""
+        :class:`~sklstm._training.Trainer`; ``seed`` of its weight and
+        embedding dropout masks), under the network's strategy."""
         strategy = _distribute.get_strategy(self.distribution_strategy)
         built = self.model_.distribute_strategy
         wanted = tf.distribute.get_strategy() if strategy is None else strategy
@@ -848,7 +876,16 @@ class LSTMTextGenerator(BaseEstimator):
         # Keras distributes the datasets over the replicas of the strategy
         # in scope when the trainer is created.
         with _distribute.strategy_scope(strategy):
-            trainer = Trainer(self.model_, rows, fused=fused, jit=jit, shape=shape)
+            trainer = Trainer(
+                self.model_,
+                rows,
+                fused=fused,
+                jit=jit,
+                shape=shape,
+                weight_dropout=float(self.weight_dropout),
+                embedding_dropout=float(self.embedding_dropout),
+                seed=seed,
+            )
             # The trainer shares the network's optimizer, so its state is
             # what warm starts and saved files keep.
             _compile(trainer, self.model_.optimizer)
@@ -911,7 +948,11 @@ class LSTMTextGenerator(BaseEstimator):
             n_train = _data.n_windows(len(train_stream), window, shuffle=True)
             steps = -(-n_train // batch_size)
             rows = None
-        trainer = self._trainer(rows, window, steps * epochs if epochs else None)
+        # The masks' seed differs between warm-started fits of one seed.
+        mask_seed = (data_seed + 104_729 * (first + 1)) % MAX_SEED
+        trainer = self._trainer(
+            rows, window, steps * epochs if epochs else None, seed=mask_seed
+        )
         val_ds = None
         if val_stream is not None:
             val_window = min(window, len(val_stream) - 1)
