@@ -99,7 +99,7 @@ class LSTMTextGenerator(BaseEstimator):
         ``1 / (1 - weight_dropout)``. The layers themselves run unchanged on
         the dropped weights, so the fused CPU kernel and cuDNN on a GPU stay
         in use. Training only: scoring and generation use the weights as
-        they are. See the README's "Regularisers" for measured values.
+        they are. ``benchmarks/bench_regularisation.py`` measures it.
     embedding_dropout : float, default=0.0
         Drops whole tokens of the embedding matrix, in [0, 1): every
         training batch zeroes the embedding of each vocabulary entry with
