@@ -325,7 +325,11 @@ def test_a_failing_generation_answers_500_and_the_server_goes_on(app, client):
         assert reply.status_code == 500
         assert reply.json()["error"]["type"] == "server_error"
         assert "simulated failure" in reply.json()["error"]["message"]
-        assert complete(client, prompt="a", max_tokens=4)["choices"][0]["text"]
+        # The next request is served (its text may be empty: a tiny model
+        # can end the document at once).
+        after = complete(client, prompt="a", max_tokens=4, seed=0)
+        assert after["choices"][0]["finish_reason"] in ("length", "stop")
+        assert after["usage"]["prompt_tokens"] == 1
     finally:
         sampler.decode = real
 
