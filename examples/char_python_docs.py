@@ -30,9 +30,12 @@ def main():
     parser.add_argument("--prompt", default="The ")
     parser.add_argument("--output", default="python_docs_char.sklstm")
     parser.add_argument("--plot", metavar="PNG", help="save the learning curves")
+    parser.add_argument(
+        "--max-docs", type=int, default=None, help="use the first N documents only"
+    )
     args = parser.parse_args()
 
-    docs = load_python_docs()
+    docs = load_python_docs()[: args.max_docs]
     print(f"Corpus: {len(docs)} documents, {sum(map(len, docs)):,} characters")
 
     model = LSTMTextGenerator(

@@ -31,9 +31,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--prompt", default="the value of the")
+    parser.add_argument(
+        "--max-docs", type=int, default=None, help="use the first N documents only"
+    )
     args = parser.parse_args()
 
-    docs = load_python_docs()
+    docs = load_python_docs()[: args.max_docs]
     train, test = train_test_split(docs, test_size=0.15, random_state=0)
 
     pipe = Pipeline(

@@ -13,6 +13,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pytest
+from corpora import TINY_ARGS as TINY
 
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -29,10 +30,6 @@ ACCENTED = {
     "a.txt": "caf\u00e9 na\u00efve r\u00e9sum\u00e9, 5 \u20ac.\n" * 4,
     "b.txt": "the caf\u00e9 sold cr\u00e8me br\u00fbl\u00e9e \U0001f370.\n" * 4,
 }
-TINY = [
-    "--units", "8", "--embedding-dim", "4", "--sequence-length", "8",
-    "--epochs", "1", "--random-state", "0",
-]  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -17,6 +17,7 @@ import sys
 import joblib
 import numpy as np
 import pytest
+from corpora import SMALL
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -49,14 +50,7 @@ PROMPTS = ["the cat", "a bird flew over the"]
 MAXLEN = 16
 
 # Tiny and seeded: one epoch on CPU, the same weights every run.
-TINY = dict(
-    embedding_dim=8,
-    units=16,
-    sequence_length=10,
-    epochs=1,
-    validation_fraction=0,
-    random_state=0,
-)
+TINY = dict(SMALL, sequence_length=10)
 N_NEW = 8
 GEN = dict(max_new_tokens=N_NEW, random_state=0)
 

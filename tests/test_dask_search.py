@@ -7,7 +7,7 @@ import sys
 import joblib
 import numpy as np
 import pytest
-from corpora import SENTENCES
+from corpora import SENTENCES, SMALL
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -33,14 +33,7 @@ GRIDS = {
 
 
 def tiny():
-    return sklstm.LSTMTextGenerator(
-        units=16,
-        embedding_dim=8,
-        sequence_length=16,
-        epochs=1,
-        validation_fraction=0,
-        random_state=0,
-    )
+    return sklstm.LSTMTextGenerator(**SMALL)
 
 
 def make_search(kind):

@@ -32,7 +32,7 @@ def is_png(path):
 def test_char_example_trains_generates_and_saves(tmp_path):
     pytest.importorskip("matplotlib")
     out = run_example(
-        "char_python_docs.py", "--epochs", "1", "--units", "16",
+        "char_python_docs.py", "--epochs", "1", "--units", "16", "--max-docs", "20",
         "--output", "model.sklstm", "--plot", "curves.png", cwd=tmp_path,
     )  # fmt: skip
     assert "Trained 1 epochs" in out
@@ -44,7 +44,9 @@ def test_char_example_trains_generates_and_saves(tmp_path):
 
 @pytest.mark.slow
 def test_classic_word_recipe_example_runs(tmp_path):
-    out = run_example("classic_word_recipe.py", "--epochs", "1", cwd=tmp_path)
+    out = run_example(
+        "classic_word_recipe.py", "--epochs", "1", "--max-docs", "20", cwd=tmp_path
+    )
     assert "Held-out cross-entropy" in out
     assert "--- greedy ---" in out
 

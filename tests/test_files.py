@@ -5,10 +5,12 @@ import io
 import os
 import pickle
 import tempfile
+from copy import deepcopy
 
 import joblib
 import numpy as np
 import pytest
+from corpora import SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
@@ -23,14 +25,7 @@ DOCS = [
     "",
     "the tree, the log and the mat \u2603\n" * 5,
 ]
-TINY = dict(
-    embedding_dim=8,
-    units=16,
-    sequence_length=16,
-    epochs=2,
-    validation_fraction=0,
-    random_state=0,
-)
+TINY = dict(SMALL, epochs=2)
 SUBWORD_SEQUENCER = TextSequencer(level="subword", vocab_size=300).fit(
     ["the cat sat on the mat. " * 20, "a b ab ba \u00e9t\u00e9 \U0001f431 " * 20]
 )
@@ -42,15 +37,28 @@ LEVELS = [
 ]
 
 
-@pytest.fixture
-def paths(tmp_path):
-    """DOCS written to files, bytes exactly as in the strings."""
+def _write(folder):
+    """DOCS written to files in ``folder``, bytes exactly as in the strings."""
     out = []
     for i, doc in enumerate(DOCS):
-        path = tmp_path / f"doc{i}.txt"
+        path = folder / f"doc{i}.txt"
         path.write_bytes(doc.encode("utf-8"))
         out.append(str(path))
     return out
+
+
+@pytest.fixture
+def paths(tmp_path):
+    """DOCS written to files, bytes exactly as in the strings."""
+    return _write(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def file_model(tmp_path_factory):
+    """A model fitted on DOCS read from files; read only."""
+    paths = _write(tmp_path_factory.mktemp("docs"))
+    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
+    return model.fit(paths)
 
 
 @pytest.fixture
@@ -246,13 +254,11 @@ def test_a_model_fitted_on_files_streams_them_from_disk(paths, monkeypatch):
     assert isinstance(text, str) and len(text) <= 12
 
 
-def test_scores_of_files_are_the_scores_of_their_text(paths):
-    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
-    model.fit(paths)
-    in_memory = model.sequencer_.set_params(input="content")
+def test_scores_of_files_are_the_scores_of_their_text(file_model, paths):
+    model = file_model
+    in_memory = deepcopy(model.sequencer_).set_params(input="content")
     twin = LSTMTextGenerator(**TINY)
     twin.__dict__.update(model.__dict__, sequencer_=in_memory)
-    model.sequencer_ = TextSequencer(input="filename").fit(paths)
     assert model.score(paths) == pytest.approx(twin.score(DOCS), rel=1e-6)
     np.testing.assert_allclose(
         model.score_samples(paths[:2]), twin.score_samples(DOCS[:2]), rtol=1e-6
@@ -292,9 +298,10 @@ def test_continued_training_and_carried_states_read_files(paths, own_tempdir):
     assert os.listdir(own_tempdir) == []
 
 
-def test_a_failed_fit_on_files_keeps_the_model_and_leaves_no_file(paths, own_tempdir):
-    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
-    model.fit(paths)
+def test_a_failed_fit_on_files_keeps_the_model_and_leaves_no_file(
+    file_model, paths, own_tempdir
+):
+    model = deepcopy(file_model)  # a failure must not spread
     weights = model.model_.get_weights()
     with pytest.raises(OSError, match="missing.txt"):
         model.partial_fit([paths[0], paths[0] + "missing.txt"])
@@ -303,9 +310,8 @@ def test_a_failed_fit_on_files_keeps_the_model_and_leaves_no_file(paths, own_tem
     assert os.listdir(own_tempdir) == []
 
 
-def test_models_on_files_persist_and_take_text_prompts(paths, tmp_path):
-    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
-    model.fit(paths)
+def test_models_on_files_persist_and_take_text_prompts(file_model, paths, tmp_path):
+    model = file_model
     want = model.generate("The ", max_new_tokens=8, random_state=1)
     model.save(tmp_path / "m.sklstm")
     for copy in (
@@ -317,9 +323,8 @@ def test_models_on_files_persist_and_take_text_prompts(paths, tmp_path):
         assert copy.score(paths) == pytest.approx(model.score(paths), rel=1e-6)
 
 
-def test_bits_per_character_counts_the_characters_of_the_files(paths):
-    model = LSTMTextGenerator(sequencer=TextSequencer(input="filename"), **TINY)
-    model.fit(paths)
+def test_bits_per_character_counts_the_characters_of_the_files(file_model, paths):
+    model = file_model
     n_chars = sum(len(doc) + 1 for doc in DOCS)
     expected = -model.score_samples(paths).sum() / n_chars / np.log(2)
     assert sklstm.bits_per_character(model, paths) == pytest.approx(expected)

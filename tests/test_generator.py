@@ -15,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from corpora import SMALL
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -52,15 +53,7 @@ ID_PARAMS = dict(
 )
 
 # Cheap settings for tests that fit their own model.
-TINY = dict(
-    embedding_dim=8,
-    units=16,
-    sequence_length=10,
-    batch_size=8,
-    epochs=1,
-    validation_fraction=0,
-    random_state=0,
-)
+TINY = dict(SMALL, sequence_length=10, batch_size=8)
 
 
 @pytest.fixture(scope="module")

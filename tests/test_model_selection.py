@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from corpora import SENTENCES
+from corpora import SENTENCES, TINY
 from scipy.stats import randint
 from sklearn.model_selection import (
     GridSearchCV,
@@ -25,19 +25,11 @@ DOCS = SENTENCES
 
 
 def tiny(**params):
-    base = dict(
-        embedding_dim=4,
-        units=8,
-        sequence_length=8,
-        epochs=1,
-        validation_fraction=0,
-        random_state=0,
-    )
-    return LSTMTextGenerator(**{**base, **params})
+    return LSTMTextGenerator(**{**TINY, **params})
 
 
-def test_bits_per_character_matches_score_samples():
-    model = tiny().fit(DOCS)
+def test_bits_per_character_matches_score_samples(tiny_model):
+    model = tiny_model
     expected = -model.score_samples(DOCS).sum() / sum(len(d) + 1 for d in DOCS)
     assert bits_per_character(model, DOCS) == pytest.approx(expected / math.log(2))
     assert neg_bits_per_character_scorer(model, DOCS) == -bits_per_character(
@@ -45,16 +37,16 @@ def test_bits_per_character_matches_score_samples():
     )
 
 
-def test_bits_per_character_errors():
-    model = tiny().fit(DOCS)
+def test_bits_per_character_errors(tiny_model):
+    model = tiny_model
     with pytest.raises(ValueError, match="bits_per_character needs at least one"):
         bits_per_character(model, [])
     with pytest.raises(ValueError, match="got a single str"):
         bits_per_character(model, "the cat")
 
 
-def test_bits_per_character_improves_with_training():
-    short = bits_per_character(tiny(epochs=1).fit(DOCS), DOCS)
+def test_bits_per_character_improves_with_training(tiny_model):
+    short = bits_per_character(tiny_model, DOCS)  # one epoch
     longer = bits_per_character(
         tiny(epochs=15, units=16, learning_rate=0.01).fit(DOCS), DOCS
     )

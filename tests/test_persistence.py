@@ -18,6 +18,9 @@ DOCS = [
     "a bird sang in the tree while the cat slept. " * 4,
 ]
 
+# Padded rows of token ids, for the model fitted on ids.
+IDS = np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
+
 
 @pytest.fixture(scope="module")
 def model():
@@ -64,12 +67,9 @@ def test_loaded_model_keeps_training(saved):
     assert loaded.n_epochs_ == 3
 
 
-def test_model_fitted_on_ids_round_trips(tmp_path):
-    ids = np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
-    fitted = LSTMTextGenerator(
-        embedding_dim=4, units=6, sequence_length=4, epochs=1,
-        validation_fraction=0, random_state=0,
-    ).fit(ids)  # fmt: skip
+def test_model_fitted_on_ids_round_trips(ids_model, tmp_path):
+    ids = IDS
+    fitted = ids_model
     fitted.save(tmp_path / "ids.sklstm")
     loaded = sklstm.load(tmp_path / "ids.sklstm")
     assert loaded.sequencer_ is None and loaded.n_features_in_ == 10
@@ -243,7 +243,7 @@ def assert_same_fitted_state(copy, original):
 
 @pytest.fixture(scope="module")
 def ids_model():
-    ids = np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
+    ids = IDS
     return LSTMTextGenerator(
         embedding_dim=4, units=6, sequence_length=4, epochs=1, stateful=True,
         validation_fraction=0, random_state=0,
@@ -362,7 +362,7 @@ def test_files_of_format_version_2_still_load(which, request, tmp_path):
     fitted = request.getfixturevalue(which)
     path = tmp_path / "v2.sklstm"
     save_format_2(fitted, path)
-    X = DOCS if which == "model" else np.array([[3, 4, 5, 6, 7, 3, 4, 5, 6, 7]] * 4)
+    X = DOCS if which == "model" else IDS
 
     loaded = sklstm.load(path)
 

@@ -7,8 +7,6 @@ import time
 
 import pytest
 
-from sklstm import LSTMTextGenerator
-
 pytest.importorskip("starlette", reason="needs the serve extra")
 pytest.importorskip("uvicorn", reason="needs the serve extra")
 pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
@@ -18,10 +16,6 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from sklstm.serving import create_app  # noqa: E402
 
-DOCS = [
-    "the quick brown fox jumps over the lazy dog. " * 4,
-    "to be or not to be, that is the question. " * 4,
-]
 KEY = "page-key"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -33,15 +27,8 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def model():
-    return LSTMTextGenerator(
-        embedding_dim=8,
-        units=16,
-        sequence_length=16,
-        epochs=1,
-        validation_fraction=0,
-        random_state=0,
-    ).fit(DOCS)
+def model(served_model):
+    return served_model
 
 
 def test_page_is_self_contained(model):

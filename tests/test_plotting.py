@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
+from corpora import TINY
 from sklearn.exceptions import NotFittedError
-from sklearn.pipeline import make_pipeline
 
-from sklstm import LSTMTextGenerator, TextSequencer
+from sklstm import LSTMTextGenerator
 
 pytest.importorskip("matplotlib")
 
@@ -19,12 +19,11 @@ DOCS = [
     "a bird sang in the tree while the cat slept.\n" * 4,
     "the dog ran to the log and the cat ran away.\n" * 4,
 ]
-TINY = dict(units=8, embedding_dim=4, sequence_length=8, random_state=0)
 
 
 @pytest.fixture(scope="module")
 def model():
-    return LSTMTextGenerator(epochs=3, validation_fraction=0.34, **TINY).fit(DOCS)
+    return LSTMTextGenerator(**dict(TINY, epochs=3, validation_fraction=0.34)).fit(DOCS)
 
 
 def lines_by_label(ax):
@@ -71,12 +70,8 @@ def test_draws_on_given_axes_without_pyplot_figures(model):
     assert not left.get_lines() and right.get_lines()
 
 
-def test_other_levels_plot_bits_per_token():
-    pipe = make_pipeline(
-        TextSequencer(level="word"),
-        LSTMTextGenerator(epochs=1, validation_fraction=0, **TINY),
-    ).fit(DOCS)
-    ax = plot_history(pipe).axes[0]
+def test_other_levels_plot_bits_per_token(tiny_word_pipeline):
+    ax = plot_history(tiny_word_pipeline).axes[0]
     assert ax.get_ylabel() == "loss (nats per token)"
     assert ax.child_axes[0].get_ylabel() == "bits per token"
     assert "validation" not in lines_by_label(ax)  # none was held out

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from corpora import SENTENCES
 
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -25,7 +26,6 @@ from sklstm._model import Network, build_model
 from sklstm._regularisers import drop, dropped_weights
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 from sklstm._training import Trainer
-from tests.corpora import SENTENCES
 
 VOCAB, BATCH, TIME = 30, 4, 12
 
@@ -429,10 +429,16 @@ def test_seeded_fits_are_reproducible_and_the_regularisers_act(regularised):
     assert regularised.history_["loss"][-1] > plain.history_["loss"][-1]
 
 
+@pytest.fixture(scope="module")
+def keras_plain():
+    """Trained on Keras' path without the regularisers; read only."""
+    return LSTMTextGenerator(**TINY, training_kernel="keras").fit(SENTENCES)
+
+
 @pytest.mark.parametrize("rates", [{"weight_dropout": 0.5}, {"embedding_dropout": 0.5}])
-def test_keras_path_trains_with_dropped_weights(rates):
+def test_keras_path_trains_with_dropped_weights(rates, keras_plain):
     params = dict(TINY, training_kernel="keras")
-    plain = LSTMTextGenerator(**params).fit(SENTENCES)
+    plain = keras_plain
     model = LSTMTextGenerator(**params, **rates).fit(SENTENCES)
     again = LSTMTextGenerator(**params, **rates).fit(SENTENCES)
     assert model.training_kernel_ == "keras"
@@ -457,13 +463,16 @@ def _levels():
 
 
 @pytest.mark.parametrize("level", _levels())
-def test_every_level_saves_loads_and_pickles(level, tmp_path):
-    sequencer = TextSequencer(level=level)
-    if level == "subword":
-        sequencer.set_params(vocab_size=300)
-    model = LSTMTextGenerator(
-        **TINY, sequencer=sequencer, tie_weights=True, **REGULARISED
-    ).fit(SENTENCES)
+def test_every_level_saves_loads_and_pickles(level, tmp_path, request):
+    if level in ("char", "word"):  # tied and regularised: the fixtures
+        model = request.getfixturevalue(f"tied_{level}")
+    else:
+        model = LSTMTextGenerator(
+            **TINY,
+            sequencer=TextSequencer(level=level, vocab_size=300),
+            tie_weights=True,
+            **REGULARISED,
+        ).fit(SENTENCES)
     want = _outputs(model)
     path = tmp_path / "model.sklstm"
     model.save(path)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from corpora import TINY
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
@@ -34,14 +35,6 @@ WORD_DOCS = [
     "a bird sang in a tree",
     "the fox hid in a box to sleep",
 ]
-TINY = dict(
-    embedding_dim=4,
-    units=8,
-    sequence_length=8,
-    epochs=1,
-    validation_fraction=0,
-    random_state=0,
-)
 PROMPTS = ["the ", "", "a dog"]
 _CHAR_ALPHABET = sorted(set("".join(DOCS)))  # the char model's real tokens
 ID_VOCAB = TextSequencer(level="word").fit(WORD_DOCS).vocab_size_

@@ -16,7 +16,7 @@ import re
 import joblib
 import numpy as np
 import pytest
-from corpora import SENTENCES
+from corpora import SENTENCES, TINY
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
@@ -28,14 +28,6 @@ from sklstm import LSTMTextGenerator, TextSequencer, bits_per_character
 from sklstm.cli import _join, main
 
 DOCS = SENTENCES
-TINY = dict(
-    embedding_dim=4,
-    units=8,
-    sequence_length=8,
-    epochs=1,
-    validation_fraction=0,
-    random_state=0,
-)
 # One train/test split: a search fits one candidate once, then refits it.
 ONE_SPLIT = [(np.arange(16), np.arange(16, 24))]
 PROMPT = "the black"
@@ -67,13 +59,13 @@ def run(*argv):
 
 
 @pytest.fixture(scope="module")
-def model():
-    return LSTMTextGenerator(**TINY).fit(DOCS)
+def model(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")
-def pipeline():
-    return _word_pipeline().fit(DOCS)
+def pipeline(tiny_word_pipeline):
+    return tiny_word_pipeline
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import joblib
 import pytest
-
-from sklstm import LSTMTextGenerator
 
 pytest.importorskip("starlette", reason="needs the serve extra")
 pytest.importorskip("uvicorn", reason="needs the serve extra")
@@ -24,26 +21,14 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from sklstm.serving import create_app  # noqa: E402
 
-DOCS = [
-    "the quick brown fox jumps over the lazy dog. " * 4,
-    "a stitch in time saves nine, said the old tailor. " * 4,
-    "to be or not to be, that is the question. " * 4,
-]
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def model():
-    return LSTMTextGenerator(
-        embedding_dim=8,
-        units=16,
-        sequence_length=16,
-        epochs=1,
-        validation_fraction=0,
-        random_state=0,
-    ).fit(DOCS)
+def model(served_model):
+    return served_model
 
 
 @pytest.fixture(scope="module")
@@ -375,11 +360,8 @@ def test_clients_that_disconnect_free_their_rows(model):
 
 
 @pytest.fixture(scope="module")
-def saved(model, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("served")
-    model.save(folder / "tiny.sklstm")
-    joblib.dump(model, folder / "tiny.joblib")
-    return folder
+def saved(served_files):
+    return served_files
 
 
 def test_serve_command_refuses_pickle_without_trust(saved, capsys):

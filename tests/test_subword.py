@@ -14,6 +14,7 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+from corpora import SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV
@@ -36,14 +37,6 @@ DOCS = [
     "the tree, the log and the mat: \U0001f333 \U0001f431 \u2603\n" * 3,
 ]
 SUBWORD = dict(level="subword", vocab_size=300)
-TINY = dict(
-    embedding_dim=8,
-    units=16,
-    sequence_length=16,
-    epochs=1,
-    validation_fraction=0,
-    random_state=0,
-)
 
 # Hypothesis must not write a .hypothesis/ folder into the checkout, and
 # timing is not part of the contract.
@@ -391,7 +384,7 @@ def _dump(obj):
 # --------------------------------------------------------------------- model
 @pytest.fixture(scope="module")
 def model():
-    return LSTMTextGenerator(sequencer=TextSequencer(**SUBWORD), **TINY).fit(DOCS)
+    return LSTMTextGenerator(sequencer=TextSequencer(**SUBWORD), **SMALL).fit(DOCS)
 
 
 def test_model_uses_the_subword_vocabulary(model):
@@ -468,7 +461,7 @@ def test_stream_joins_to_generate_when_pieces_cut_characters():
     docs = ["\u20ac" * 200, "\u2603" * 200] * 2
     sequencer = TextSequencer(level="subword", vocab_size=259)
     model = LSTMTextGenerator(
-        sequencer=sequencer, **{**TINY, "epochs": 3, "learning_rate": 0.05}
+        sequencer=sequencer, **{**SMALL, "epochs": 3, "learning_rate": 0.05}
     ).fit(docs)
     assert model.vocab_size_ == 259
     made = ""
@@ -571,8 +564,8 @@ def test_saved_file_holds_the_tokenizer_as_json(saved):
     assert len(meta["sequencer"]["tokens"]) == 300
 
 
-def test_files_of_format_version_1_still_load(tmp_path):
-    char = LSTMTextGenerator(**TINY).fit(DOCS)
+def test_files_of_format_version_1_still_load(served_model, tmp_path):
+    char = served_model  # a char model
     char.save(tmp_path / "char.sklstm")
 
     def as_version_1(meta):
@@ -691,7 +684,7 @@ def test_damaged_tokenizers_are_refused_clearly(saved, tmp_path, change, reason)
 
 # -------------------------------------------------------------- composition
 def test_pipeline_of_subword_sequencer_and_generator():
-    pipe = make_pipeline(TextSequencer(**SUBWORD), LSTMTextGenerator(**TINY))
+    pipe = make_pipeline(TextSequencer(**SUBWORD), LSTMTextGenerator(**SMALL))
 
     pipe.fit(DOCS)
 
@@ -705,7 +698,7 @@ def test_pipeline_of_subword_sequencer_and_generator():
 
 
 def test_generator_parameters_reach_the_subword_level():
-    gen = LSTMTextGenerator(**TINY).set_params(
+    gen = LSTMTextGenerator(**SMALL).set_params(
         sequencer__level="subword", sequencer__vocab_size=280
     )
 
@@ -717,7 +710,7 @@ def test_generator_parameters_reach_the_subword_level():
 
 def test_grid_search_chooses_among_levels_by_bits_per_character():
     search = GridSearchCV(
-        LSTMTextGenerator(**TINY),
+        LSTMTextGenerator(**SMALL),
         {"sequencer__level": ["char", "word", "subword"]},
         scoring=neg_bits_per_character_scorer,
         cv=2,
