@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from sklstm import _data, _distribute, _logs, _lstm_cpu, _state
+from sklstm import _data, _distribute, _logs, _lstm_cpu, _params, _state
 from sklstm._corpus import IdCorpus, check_sources, id_dtype
 from sklstm._device import share_gpus
 from sklstm._generation import (
@@ -32,11 +32,7 @@ from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
 from sklstm._training import Budget, TimeProgress, Trainer
 from sklstm._validation import (
-    check_bool,
     check_documents,
-    check_float,
-    check_int,
-    check_option,
     check_prompts,
 )
 from sklstm.callbacks import BestWeights, EstimatorCallback
@@ -358,122 +354,11 @@ class LSTMTextGenerator(BaseEstimator):
         return twin
 
     def _validate_params(self):
-        where = type(self).__name__
-        if self.sequencer is not None and not isinstance(self.sequencer, TextSequencer):
-            raise TypeError(
-                f"The 'sequencer' parameter of {where} must be a TextSequencer "
-                f"or None. Got {self.sequencer!r} instead."
-            )
-        check_int(self.embedding_dim, "embedding_dim", where, min_value=1)
-        units = (
-            (self.units,) if isinstance(self.units, numbers.Integral) else self.units
-        )
-        if (
-            not isinstance(units, (tuple, list))
-            or not units
-            or not all(
-                isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0
-                for u in units
-            )
-        ):
-            raise ValueError(
-                f"The 'units' parameter of {where} must be an int >= 1 or a "
-                f"non-empty tuple of ints >= 1. Got {self.units!r} instead."
-            )
-        check_int(self.dense_units, "dense_units", where, min_value=1, allow_none=True)
-        check_float(self.dropout, "dropout", where, low=0, high=1, high_inclusive=False)
-        for name in ("recurrent_dropout", "weight_dropout", "embedding_dropout"):
-            check_float(
-                getattr(self, name), name, where, low=0, high=1, high_inclusive=False
-            )
-        check_bool(self.tie_weights, "tie_weights", where)
-        check_float(self.l2, "l2", where, low=0)
-        check_int(self.sequence_length, "sequence_length", where, min_value=1)
-        check_int(self.batch_size, "batch_size", where, min_value=1)
-        if not (isinstance(self.stateful, (bool, np.bool_)) or self.stateful == "auto"):
-            raise ValueError(
-                f"The 'stateful' parameter of {where} must be a bool or 'auto'. "
-                f"Got {self.stateful!r} instead."
-            )
-        check_int(self.epochs, "epochs", where, min_value=1, allow_none=True)
-        check_float(
-            self.max_time, "max_time", where, low=0, low_inclusive=False,
-            allow_none=True,
-        )  # fmt: skip
-        if self.epochs is None and self.max_time is None:
-            raise ValueError(
-                f"{where} needs a limit on training: epochs=None trains until "
-                "max_time runs out, but max_time is None too. Set epochs to an "
-                "int >= 1 or max_time to a number of seconds."
-            )
-        check_float(
-            self.learning_rate, "learning_rate", where, low=0, low_inclusive=False
-        )
-        check_option(
-            self.learning_rate_schedule,
-            "learning_rate_schedule",
-            where,
-            ("cosine", "constant"),
-        )
-        check_float(
-            self.clipnorm,
-            "clipnorm",
-            where,
-            low=0,
-            low_inclusive=False,
-            allow_none=True,
-        )
-        check_option(
-            self.dtype_policy,
-            "dtype_policy",
-            where,
-            ("float32", "mixed_float16", "mixed_bfloat16"),
-        )
-        check_option(
-            self.training_kernel, "training_kernel", where, ("auto", "fused", "keras")
-        )
-        check_float(
-            self.validation_fraction,
-            "validation_fraction",
-            where,
-            low=0,
-            high=1,
-            high_inclusive=False,
-        )
-        check_bool(self.early_stopping, "early_stopping", where)
-        check_int(self.n_iter_no_change, "n_iter_no_change", where, min_value=1)
-        check_bool(self.warm_start, "warm_start", where)
-        check_int(self.verbose, "verbose", where, min_value=0)
-        self._check_distribution(where)
-        return tuple(int(u) for u in units)
-
-    def _check_distribution(self, where):
-        """Validate ``distribution_strategy`` and what it rules out."""
-        _distribute.check_strategy(self.distribution_strategy, where)
-        strategy = _distribute.get_strategy(self.distribution_strategy)
-        if strategy is None:
-            return
-        if isinstance(self.stateful, (bool, np.bool_)) and self.stateful:
-            raise ValueError(
-                f"{where} cannot carry LSTM states across batches under a "
-                "distribution strategy: each replica would need the states of "
-                "its own rows. Set stateful=False (or 'auto', which chooses "
-                "False under a strategy), or distribution_strategy=None."
-            )
-        workers = _distribute.n_workers(strategy)
-        if workers > 1 and self.max_time is not None:
-            raise ValueError(
-                f"max_time cannot limit training across {workers} workers: they "
-                "would stop after different batches and wait for each other "
-                f"forever. Set max_time=None and limit training with epochs "
-                f"(got max_time={self.max_time!r})."
-            )
-        if workers > 1 and self.random_state is None:
-            raise ValueError(
-                f"{where} needs an int random_state across {workers} workers, so "
-                "that every worker holds out the same validation documents and "
-                "draws the same batches. Got random_state=None."
-            )
+        """Check every parameter (the table of :mod:`sklstm._params`) and
+        return the units of each LSTM layer as a tuple of ints."""
+        params = {name: getattr(self, name) for name in _params.PARAMETERS}
+        _params.validate(params, type(self).__name__)
+        return _params.layer_units(self.units)
 
     # ----------------------------------------------------------------- input
     def _input_kind(self, fitted):
@@ -780,19 +665,8 @@ class LSTMTextGenerator(BaseEstimator):
         """Fresh copies of the user's callbacks (classes are instantiated)."""
         if self.callbacks is None:
             return []
-        items = self.callbacks if isinstance(self.callbacks, (list, tuple)) else None
-        ok = items is not None and all(
-            isinstance(c, keras.callbacks.Callback)
-            or (isinstance(c, type) and issubclass(c, keras.callbacks.Callback))
-            for c in items
-        )
-        if not ok:
-            raise TypeError(
-                f"The 'callbacks' parameter of {type(self).__name__} must be a list "
-                "of keras.callbacks.Callback instances or classes, or None. Got "
-                f"{self.callbacks!r} instead."
-            )
-        made = [c() if isinstance(c, type) else _fresh_copy(c) for c in items]
+        # Checked by _validate_params: a list of callbacks or their classes.
+        made = [c() if isinstance(c, type) else _fresh_copy(c) for c in self.callbacks]
         for callback in made:
             if isinstance(callback, EstimatorCallback):
                 callback.set_estimator(self)
@@ -918,7 +792,7 @@ class LSTMTextGenerator(BaseEstimator):
         if self.stateful == "auto":
             n_docs = max(1, _data.count_documents(train_stream))
             stateful = (
-                self.distribution_strategy is None  # see _check_distribution
+                self.distribution_strategy is None  # see sklstm._params
                 and len(train_stream) / n_docs >= _AUTO_STATEFUL * window
             )
         else:
