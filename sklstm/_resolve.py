@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from sklstm._validation import check_documents
 from sklstm.generator import LSTMTextGenerator
-from sklstm.sequencer import TextSequencer
+from sklstm.sequencer import TextSequencer, encode_texts
 
 KINDS = (
     "a fitted LSTMTextGenerator",
@@ -87,7 +87,7 @@ class FittedLM:
                 continue
             if isinstance(step, TextSequencer):
                 check_is_fitted(step, "vocabulary_")
-                docs = step._encode(check_documents(docs, self.where))
+                docs = encode_texts(step, check_documents(docs, self.where))
             else:
                 docs = step.transform(docs)
         return self.generator._encode(list(docs), self.where, prompts=True)

@@ -36,7 +36,15 @@ from sklstm._validation import (
     check_prompts,
 )
 from sklstm.callbacks import BestWeights, EstimatorCallback
-from sklstm.sequencer import TextSequencer, check_id_sequences
+from sklstm.sequencer import (
+    TextSequencer,
+    check_id_sequences,
+    decode_ids,
+    encode_documents,
+    encode_for_training,
+    encode_texts,
+    token_strings,
+)
 
 _logs.install()  # sklstm's own compiled functions retrace per model
 
@@ -454,12 +462,12 @@ class LSTMTextGenerator(BaseEstimator):
                     "sklstm.generate(pipeline, prompt))."
                 )
             if prompts:
-                return self.sequencer_._encode(data)
+                return encode_texts(self.sequencer_, data)
             if training:
-                return self.sequencer_._encode_unpadded(
-                    data, id_dtype(self.vocab_size_)
+                return encode_for_training(
+                    self.sequencer_, data, id_dtype(self.vocab_size_)
                 )
-            return self.sequencer_._encode_documents(data)
+            return encode_documents(self.sequencer_, data)
         return data
 
     # ------------------------------------------------------------------- fit
@@ -571,7 +579,8 @@ class LSTMTextGenerator(BaseEstimator):
             )
             self.sequencer_ = clone(sequencer).fit(data)
             self.vocab_size_ = self.sequencer_.vocab_size_
-            return self.sequencer_._encode_unpadded(data, id_dtype(self.vocab_size_))
+            dtype = id_dtype(self.vocab_size_)
+            return encode_for_training(self.sequencer_, data, dtype)
         self.sequencer_ = None
         if kind == "corpus":
             self.vocab_size_ = max(data.max_id() + 1, N_RESERVED)
@@ -1041,8 +1050,7 @@ class LSTMTextGenerator(BaseEstimator):
         ids = logits.argmax(axis=1)
         if self.sequencer_ is None:
             return ids
-        tokens = self.sequencer_._tokens
-        return np.array([tokens[i] for i in ids], dtype=object)
+        return token_strings(self.sequencer_, ids)
 
     def score_samples(self, X):
         """Log-likelihood (natural log) of each document under the model.
@@ -1191,7 +1199,7 @@ class LSTMTextGenerator(BaseEstimator):
     # _encode(..., prompts=True), _decode_ids, _continue and _stream.
     def _decode_ids(self, sequences):
         """The text of a list of id arrays, through ``sequencer_``."""
-        return [self.sequencer_._decode(ids) for ids in sequences]
+        return decode_ids(self.sequencer_, sequences)
 
     def _continue(self, sequences, ctrl, decode):
         """Continuations of id sequences under controls from ``parse_controls``,
