@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from sklstm._inputs import encode
 from sklstm._validation import check_documents
 from sklstm.generator import LSTMTextGenerator
 from sklstm.sequencer import TextSequencer, encode_texts
@@ -90,7 +91,7 @@ class FittedLM:
                 docs = encode_texts(step, check_documents(docs, self.where))
             else:
                 docs = step.transform(docs)
-        return self.generator._encode(list(docs), self.where, prompts=True)
+        return encode(self.generator, list(docs), self.where, prompts=True)
 
     def decode(self, sequences):
         """The text of a list of id arrays."""

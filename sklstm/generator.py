@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import numbers
-import os
 import warnings
 
 import keras
 import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
 from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from sklstm import _data, _distribute, _logs, _lstm_cpu, _params, _state
-from sklstm._corpus import IdCorpus, check_sources, id_dtype
+from sklstm._corpus import IdCorpus, id_dtype
 from sklstm._device import share_gpus
 from sklstm._generation import (
     MAX_SEED,
@@ -26,23 +23,17 @@ from sklstm._generation import (
     parse_controls,
     stream_text,
 )
+from sklstm._inputs import encode, encode_prompts, split_input
 from sklstm._logs import expected_retracing
 from sklstm._model import Network, build_model, lstm_layers
 from sklstm._sampling import Sampler
 from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
 from sklstm._training import Budget, TimeProgress, Trainer
-from sklstm._validation import (
-    check_documents,
-    check_prompts,
-)
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import (
     TextSequencer,
-    check_id_sequences,
     decode_ids,
-    encode_documents,
     encode_for_training,
-    encode_texts,
     token_strings,
 )
 
@@ -368,108 +359,6 @@ class LSTMTextGenerator(BaseEstimator):
         _params.validate(params, type(self).__name__)
         return _params.layer_units(self.units)
 
-    # ----------------------------------------------------------------- input
-    def _input_kind(self, fitted):
-        """``input`` of the sequencer that reads raw documents ("content"...)."""
-        sequencer = (
-            self.__dict__.get("sequencer_") if fitted else self.sequencer
-        ) or TextSequencer()
-        return sequencer.input
-
-    def _split_input(self, X, where, *, reset=False, prompts=False):
-        """Return ("text", docs), ("ids", id sequences without padding), or
-        ("corpus", an IdCorpus on disk).
-
-        Documents are files to read when the sequencer's ``input`` says so
-        (prompts are always text).
-
-        Rectangular id input (a 2-D array, or equal-length rows) goes through
-        scikit-learn's ``validate_data`` at ``fit`` (``reset=True``, which
-        sets ``n_features_in_``) and ``check_array`` afterwards: contexts of
-        any length are valid, so later calls need not match the fitted width.
-        Ragged lists of 1-D sequences are checked row by row.
-        """
-        if isinstance(X, IdCorpus):
-            if not reset and X.max_id() >= self.vocab_size_:
-                check_id_sequences(X, self.vocab_size_, where)  # raises
-            return "corpus", X
-        kind = "content" if prompts else self._input_kind(fitted=not reset)
-        numeric = isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
-        if kind != "content" and not (numeric or sp.issparse(X)):
-            # Files to read, unless these are id sequences (already encoded).
-            if _is_path(X):
-                check_sources(X, kind, where)  # raises the single-path error
-            try:
-                X = list(X)
-            except TypeError:
-                check_sources(X, kind, where)  # raises: names what it expects
-            if not X:
-                raise ValueError(f"{where} expects at least one file; got none.")
-            if all(np.ndim(x) == 0 for x in X):
-                return "text", check_sources(X, kind, where)
-        if isinstance(X, (str, bytes)):
-            check_documents(X, where)  # raises the bare-string error
-        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
-            try:
-                X = list(X)
-            except TypeError as exc:
-                raise TypeError(
-                    f"{where} expects an iterable of str documents or integer id "
-                    f"sequences; got {type(X).__name__}."
-                ) from exc
-            if len(X) == 0:
-                raise ValueError(
-                    f"{where} expects at least one document or id sequence; got "
-                    "an empty input."
-                )
-        if _is_text(X) or (
-            not isinstance(X, np.ndarray)
-            and not sp.issparse(X)
-            and not any(np.ndim(x) > 0 for x in X)
-        ):
-            # Text, or a list of scalars (None, numbers): neither is a list of
-            # id sequences; the documents check names the offending items.
-            return "text", check_documents(X, where)
-        rows = _rectangular(X)
-        if rows is not None:
-            if reset:
-                rows = validate_data(self, rows, dtype="numeric", reset=True)
-            else:
-                rows = check_array(rows, dtype="numeric", ensure_min_features=0)
-        elif reset and hasattr(self, "n_features_in_"):
-            del self.n_features_in_  # ragged input has no fixed width
-        bound = np.iinfo(np.int32).max if reset else self.vocab_size_
-        sequences = check_id_sequences(X if rows is None else rows, bound, where)
-        return "ids", [s[s != PAD_ID] for s in sequences]  # drop padding
-
-    def _encode(self, X, where, *, prompts=False, training=False):
-        """Validated id sequences for ``X``, text or ids, on a fitted model.
-
-        For ``training``, files are encoded to an IdCorpus and text to the
-        smallest dtype of its ids, as ``fit`` encodes them; otherwise both
-        to int32 arrays in memory.
-        """
-        check_is_fitted(self, "model_")
-        kind, data = self._split_input(X, where, prompts=prompts)
-        if kind == "corpus":
-            return data if training else list(data)
-        if kind == "text":
-            if self.sequencer_ is None:
-                raise TypeError(
-                    f"{where} got text, but this {type(self).__name__} was fitted "
-                    "on token ids and has no sequencer. Pass ids from the same "
-                    "TextSequencer, or use the whole pipeline (for generation: "
-                    "sklstm.generate(pipeline, prompt))."
-                )
-            if prompts:
-                return encode_texts(self.sequencer_, data)
-            if training:
-                return encode_for_training(
-                    self.sequencer_, data, id_dtype(self.vocab_size_)
-                )
-            return encode_documents(self.sequencer_, data)
-        return data
-
     # ------------------------------------------------------------------- fit
     def fit(self, X, y=None):
         """Train the language model on documents.
@@ -536,7 +425,7 @@ class LSTMTextGenerator(BaseEstimator):
         where = f"{type(self).__name__}.{where}"
         if warm:
             self._check_same_network(units)
-            sequences = self._encode(X, where, training=True)
+            sequences = encode(self, X, where, training=True)
         else:
             sequences = self._learn_vocabulary(X, where)
 
@@ -572,7 +461,7 @@ class LSTMTextGenerator(BaseEstimator):
 
     def _learn_vocabulary(self, X, where):
         """Fit ``sequencer_`` (text) or size the vocabulary (ids); encode X."""
-        kind, data = self._split_input(X, where, reset=True)
+        kind, data = split_input(self, X, where, reset=True)
         if kind == "text":
             sequencer = (
                 self.sequencer if self.sequencer is not None else TextSequencer()
@@ -1030,7 +919,7 @@ class LSTMTextGenerator(BaseEstimator):
         proba : ndarray of shape (n_samples, vocab_size_)
             Column ``j`` is the probability that token id ``j`` comes next.
         """
-        sequences = self._encode(X, f"{type(self).__name__}.predict_proba")
+        sequences = encode(self, X, f"{type(self).__name__}.predict_proba")
         # The softmax of each distinct row, computed once (vectorised exp can
         # round a value differently by its place in the array).
         logits, where = self._distinct_next_token_logits(sequences)
@@ -1044,7 +933,7 @@ class LSTMTextGenerator(BaseEstimator):
         tokens : ndarray of shape (n_samples,)
             Token strings when fitted on raw text, ids when fitted on ids.
         """
-        sequences = self._encode(X, f"{type(self).__name__}.predict")
+        sequences = encode(self, X, f"{type(self).__name__}.predict")
         logits = self._next_token_logits(sequences)
         logits[:, PAD_ID] = -np.inf  # padding is never a real next token
         ids = logits.argmax(axis=1)
@@ -1062,7 +951,7 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         loglik : ndarray of shape (n_samples,)
         """
-        sequences = self._encode(X, f"{type(self).__name__}.score_samples")
+        sequences = encode(self, X, f"{type(self).__name__}.score_samples")
         return self._log_likelihood(sequences)[0]
 
     def score(self, X, y=None):
@@ -1076,7 +965,7 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         score : float
         """
-        sequences = self._encode(X, f"{type(self).__name__}.score")
+        sequences = encode(self, X, f"{type(self).__name__}.score")
         loglik, lengths = self._log_likelihood(sequences)
         return float(loglik.sum() / lengths.sum())
 
@@ -1145,7 +1034,7 @@ class LSTMTextGenerator(BaseEstimator):
         """
         ctrl = parse_controls(controls, "generate")
         check_is_fitted(self, "model_")
-        single, sequences = self._encode_prompts(prompt)
+        single, sequences = encode_prompts(self, prompt)
         if self.sequencer_ is None and ctrl.stop:
             raise ValueError(
                 "stop strings need text: this model was fitted on token ids. "
@@ -1191,7 +1080,7 @@ class LSTMTextGenerator(BaseEstimator):
             raise TypeError(
                 f"stream expects one str prompt; got {type(prompt).__name__}."
             )
-        sequence = self._encode([prompt], "stream", prompts=True)[0]
+        sequence = encode(self, [prompt], "stream", prompts=True)[0]
         return self._stream(sequence, ctrl, self._decode_ids)
 
     # The internal interface of the front ends (sklstm.generate and
@@ -1212,27 +1101,6 @@ class LSTMTextGenerator(BaseEstimator):
         """Yield the text continuing one id sequence, piece by piece."""
         _, sampler = self._engine()
         yield from stream_text(sampler, sequence, ctrl, decode)
-
-    def _encode_prompts(self, prompt):
-        """Return (single, id sequences) for one prompt or a list of them."""
-        where = f"{type(self).__name__}.generate"
-        check_prompts(prompt, where)
-        if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
-            prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
-        if isinstance(prompt, str):
-            return True, self._encode([prompt], where, prompts=True)
-        if isinstance(prompt, np.ndarray) and prompt.ndim == 1:
-            if prompt.size == 0 or prompt.dtype.kind in "iuf":
-                return True, self._encode([prompt], where, prompts=True)
-        if (
-            isinstance(prompt, (list, tuple))
-            and prompt
-            and all(
-                isinstance(t, numbers.Real) and not isinstance(t, bool) for t in prompt
-            )
-        ):
-            return True, self._encode([prompt], where, prompts=True)
-        return False, self._encode(prompt, where, prompts=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1333,28 +1201,3 @@ def _fresh_copy(callback):
         twin = copy.copy(callback)
     twin.set_model(None)
     return twin
-
-
-def _is_path(X):
-    return isinstance(X, (str, bytes, os.PathLike))
-
-
-def _is_text(X):
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X.dtype.kind in "US"
-    if sp.issparse(X):
-        return False
-    return any(isinstance(x, (str, bytes)) for x in X)
-
-
-def _rectangular(X):
-    """``X`` as an array when it is rectangular (or sparse), else None."""
-    if sp.issparse(X):
-        return X
-    if isinstance(X, np.ndarray) and not (X.ndim == 1 and X.dtype == object):
-        return X
-    try:
-        arr = np.asarray(X)
-    except ValueError:  # ragged
-        return None
-    return None if arr.dtype == object and arr.ndim == 1 else arr

@@ -14,6 +14,7 @@ import joblib
 import pytest
 
 from sklstm import LSTMTextGenerator
+from sklstm._inputs import encode
 
 pytest.importorskip("starlette", reason="needs the serve extra")
 pytest.importorskip("uvicorn", reason="needs the serve extra")
@@ -103,7 +104,7 @@ def test_completion_equals_generate_with_the_same_seed(client, model):
     assert isinstance(body["created"], int)
     assert [c["index"] for c in body["choices"]] == [0, 1, 2, 3]
     assert [c["text"] for c in body["choices"]] == expected
-    ids = [model._encode([p], "test", prompts=True)[0] for p in prompts]
+    ids = [encode(model, [p], "test", prompts=True)[0] for p in prompts]
     usage = body["usage"]
     assert usage["prompt_tokens"] == sum(len(s) for s in ids)
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
