@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import warnings
 
 import keras
@@ -13,13 +12,12 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from sklstm import _data, _distribute, _logs, _lstm_cpu, _params, _state
+from sklstm import _data, _distribute, _logs, _lstm_cpu, _params, _scoring, _state
 from sklstm._corpus import IdCorpus, id_dtype
 from sklstm._device import share_gpus
 from sklstm._generation import (
     MAX_SEED,
     continue_prompts,
-    left_pad,
     parse_controls,
     stream_text,
 )
@@ -27,7 +25,7 @@ from sklstm._inputs import encode, encode_prompts, split_input
 from sklstm._logs import expected_retracing
 from sklstm._model import Network, build_model, lstm_layers
 from sklstm._sampling import Sampler
-from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
+from sklstm._tokens import N_RESERVED
 from sklstm._training import Budget, TimeProgress, Trainer
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import (
@@ -39,10 +37,6 @@ from sklstm.sequencer import (
 
 _logs.install()  # sklstm's own compiled functions retrace per model
 
-# Logits held at once while scoring: tokens per call scale down with the
-# vocabulary so that (tokens, vocab) float32 stays near 32 MB.
-_SCORE_LOGITS = 2**23
-_SCORE_CHUNK = 128
 # Stateful training resets a batch row's carried states with this probability,
 # so that the network also learns to start from zero states, as it does at
 # the start of every document it scores or generates.
@@ -855,57 +849,6 @@ class LSTMTextGenerator(BaseEstimator):
         return state
 
     # --------------------------------------------------------- probabilities
-    def _log_likelihood(self, sequences):
-        """Per sequence: summed log-likelihood and number of predicted tokens.
-
-        Each sequence is read after an end-of-document id and must predict
-        its own tokens followed by end-of-document, as in training.
-        """
-        network, _ = self._engine()
-        # Each distinct sequence once, shortest first (``firsts`` indexes
-        # ``sequences``; rows of ``loglik`` and ``lengths`` follow it).
-        firsts, where, sizes = _distinct_in_order(sequences)
-        lengths = sizes + 1  # predicted tokens
-        loglik = np.zeros(len(firsts))
-        rows_per_call = max(1, _SCORE_LOGITS // (self.vocab_size_ * _SCORE_CHUNK))
-        for start in range(0, len(firsts), rows_per_call):
-            idx = np.arange(start, min(start + rows_per_call, len(firsts)))
-            width = int(lengths[idx].max())
-            inputs = np.full((len(idx), width), PAD_ID, dtype=np.int32)
-            targets = np.full((len(idx), width), PAD_ID, dtype=np.int32)
-            for row, i in enumerate(idx):
-                n, doc = lengths[i], sequences[firsts[i]]
-                inputs[row, 0] = EOD_ID
-                inputs[row, 1:n] = doc
-                targets[row, : n - 1] = doc
-                targets[row, n - 1] = EOD_ID
-            states = network.zero_states(len(idx))
-            total = np.zeros(len(idx))
-            for t in range(0, width, _SCORE_CHUNK):
-                nll, _, states = network.score_chunk(
-                    inputs[:, t : t + _SCORE_CHUNK],
-                    targets[:, t : t + _SCORE_CHUNK],
-                    states,
-                )
-                total += nll.numpy()
-            loglik[idx] = -total
-        return loglik[where], lengths[where]
-
-    def _next_token_logits(self, sequences, batch_size=256):
-        logits, where = self._distinct_next_token_logits(sequences, batch_size)
-        return logits[where]
-
-    def _distinct_next_token_logits(self, sequences, batch_size=256):
-        """Logits after each distinct sequence, and each sequence's row."""
-        network, _ = self._engine()
-        firsts, where, _ = _distinct_in_order(sequences)
-        out = np.empty((len(firsts), self.vocab_size_), dtype=np.float32)
-        for start in range(0, len(firsts), batch_size):
-            chunk = [sequences[i] for i in firsts[start : start + batch_size]]
-            logits, _ = network.last_logits(left_pad(chunk))
-            out[start : start + len(chunk)] = logits.numpy()
-        return out, where
-
     def predict_proba(self, X):
         """Next-token probabilities after each sequence.
 
@@ -920,10 +863,7 @@ class LSTMTextGenerator(BaseEstimator):
             Column ``j`` is the probability that token id ``j`` comes next.
         """
         sequences = encode(self, X, f"{type(self).__name__}.predict_proba")
-        # The softmax of each distinct row, computed once (vectorised exp can
-        # round a value differently by its place in the array).
-        logits, where = self._distinct_next_token_logits(sequences)
-        return tf.nn.softmax(logits, axis=-1).numpy()[where]
+        return _scoring.next_token_proba(self._engine()[0], sequences)
 
     def predict(self, X):
         """Most likely next token after each sequence.
@@ -934,9 +874,7 @@ class LSTMTextGenerator(BaseEstimator):
             Token strings when fitted on raw text, ids when fitted on ids.
         """
         sequences = encode(self, X, f"{type(self).__name__}.predict")
-        logits = self._next_token_logits(sequences)
-        logits[:, PAD_ID] = -np.inf  # padding is never a real next token
-        ids = logits.argmax(axis=1)
+        ids = _scoring.most_likely_next(self._engine()[0], sequences)
         if self.sequencer_ is None:
             return ids
         return token_strings(self.sequencer_, ids)
@@ -952,7 +890,7 @@ class LSTMTextGenerator(BaseEstimator):
         loglik : ndarray of shape (n_samples,)
         """
         sequences = encode(self, X, f"{type(self).__name__}.score_samples")
-        return self._log_likelihood(sequences)[0]
+        return _scoring.log_likelihood(self._engine()[0], sequences)[0]
 
     def score(self, X, y=None):
         """Mean log-likelihood per token (natural log); higher is better.
@@ -966,8 +904,7 @@ class LSTMTextGenerator(BaseEstimator):
         score : float
         """
         sequences = encode(self, X, f"{type(self).__name__}.score")
-        loglik, lengths = self._log_likelihood(sequences)
-        return float(loglik.sum() / lengths.sum())
+        return _scoring.mean_log_likelihood(self._engine()[0], sequences)
 
     # ------------------------------------------------------------ generate
     def generate(self, prompt="", **controls):
@@ -1129,31 +1066,6 @@ def _compile(model, optimizer):
 
 
 _WARNED = set()
-
-
-def _distinct_in_order(sequences):
-    """The distinct id sequences, sorted by length then content digest: the
-    index of one copy of each, for every sequence the position of its copy,
-    and the distinct sequences' lengths.
-
-    Scoring and next-token logits run each distinct sequence once, in this
-    order, so a sequence gets the same numbers wherever it stands in the
-    input and however often (float32 matrix products can round a row
-    differently by its place in a batch). Sequences are read once (documents
-    on disk too), and only their digests are kept.
-    """
-    keys = [
-        (len(s), hashlib.blake2b(np.asarray(s, dtype=np.int64).tobytes()).digest())
-        for s in sequences
-    ]
-    firsts = {}
-    for i, key in enumerate(keys):
-        firsts.setdefault(key, i)
-    ordered = sorted(firsts)
-    position = {key: k for k, key in enumerate(ordered)}
-    where = np.array([position[key] for key in keys], dtype=np.intp)
-    sizes = np.array([size for size, _ in ordered], dtype=np.int64)
-    return np.array([firsts[key] for key in ordered], dtype=np.intp), where, sizes
 
 
 def _training_window(stream, sequence_length, *, held_out):
