@@ -64,24 +64,55 @@ def build_model(
     global random state.
     """
     seeds = iter(range(seed, seed + 4 * len(units) + 8))
-    init = keras.initializers
     reg = keras.regularizers.L2(l2) if l2 else None
 
     ids = keras.Input(shape=(None,), dtype="int32", name="ids")
-    embedding_options = dict(
-        embeddings_initializer=init.RandomUniform(-0.05, 0.05, seed=next(seeds)),
+    embedding = _embedding(
+        vocab_size, embedding_dim, next(seeds), dtype_policy, tie_weights
+    )
+    x = embedding(ids)  # (batch, time, embedding_dim)
+    x = _lstm_stack(x, units, seeds, reg, dropout, recurrent_dropout, dtype_policy)
+    if dense_units:
+        x = keras.layers.Dense(
+            dense_units,
+            activation="relu",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            kernel_regularizer=reg,
+            dtype=dtype_policy,
+            name="dense",
+        )(x)
+    if tie_weights:
+        logits = _tied_logits(x, embedding, next(seeds), reg, dtype_policy)
+    else:
+        logits = keras.layers.Dense(
+            vocab_size,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+            kernel_regularizer=reg,
+            dtype="float32",  # logits and the loss in full precision
+            name="logits",
+        )(x)
+    return keras.Model(ids, logits, name="lstm_language_model")
+
+
+def _embedding(vocab_size, embedding_dim, seed, dtype_policy, tie_weights):
+    """The ``embedding`` layer; reversible (read back in float32 by the
+    output layer) when the weights are tied."""
+    options = dict(
+        embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
         dtype=dtype_policy,
         name="embedding",
     )
-    if tie_weights:  # the output layer reads it in reverse, in float32
-        embedding = keras.layers.ReversibleEmbedding(
-            vocab_size, embedding_dim, reverse_dtype="float32", **embedding_options
+    if tie_weights:
+        return keras.layers.ReversibleEmbedding(
+            vocab_size, embedding_dim, reverse_dtype="float32", **options
         )
-    else:
-        embedding = keras.layers.Embedding(
-            vocab_size, embedding_dim, **embedding_options
-        )
-    x = embedding(ids)
+    return keras.layers.Embedding(vocab_size, embedding_dim, **options)
+
+
+def _lstm_stack(x, units, seeds, reg, dropout, recurrent_dropout, dtype_policy):
+    """``x`` through one LSTM layer per entry of ``units`` (each followed by
+    dropout when ``dropout``), seeded in order from the iterator ``seeds``."""
+    init = keras.initializers
     for k, n_units in enumerate(units):
         # Defaults kept cuDNN-eligible: tanh/sigmoid, no recurrent dropout.
         x, _, _ = keras.layers.LSTM(
@@ -100,26 +131,7 @@ def build_model(
             x = keras.layers.Dropout(
                 dropout, seed=next(seeds), dtype=dtype_policy, name=f"dropout_{k}"
             )(x)
-    if dense_units:
-        x = keras.layers.Dense(
-            dense_units,
-            activation="relu",
-            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
-            kernel_regularizer=reg,
-            dtype=dtype_policy,
-            name="dense",
-        )(x)
-    if tie_weights:
-        logits = _tied_logits(x, embedding, next(seeds), reg, dtype_policy)
-    else:
-        logits = keras.layers.Dense(
-            vocab_size,
-            kernel_initializer=init.GlorotUniform(seed=next(seeds)),
-            kernel_regularizer=reg,
-            dtype="float32",  # logits and the loss in full precision
-            name="logits",
-        )(x)
-    return keras.Model(ids, logits, name="lstm_language_model")
+    return x  # (batch, time, units[-1])
 
 
 def _tied_logits(x, embedding, seed, reg, dtype_policy):

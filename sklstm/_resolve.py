@@ -16,9 +16,15 @@ from dataclasses import dataclass
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from sklstm._inputs import encode
 from sklstm._validation import check_documents
-from sklstm.generator import LSTMTextGenerator
-from sklstm.sequencer import TextSequencer
+from sklstm.generator import (
+    LSTMTextGenerator,
+    continue_sequences,
+    sampler,
+    stream_sequence,
+)
+from sklstm.sequencer import TextSequencer, decode_ids, encode_texts
 
 KINDS = (
     "a fitted LSTMTextGenerator",
@@ -87,24 +93,29 @@ class FittedLM:
                 continue
             if isinstance(step, TextSequencer):
                 check_is_fitted(step, "vocabulary_")
-                docs = step._encode(check_documents(docs, self.where))
+                docs = encode_texts(step, check_documents(docs, self.where))
             else:
                 docs = step.transform(docs)
-        return self.generator._encode(list(docs), self.where, prompts=True)
+        return encode(self.generator, list(docs), self.where, prompts=True)
 
     def decode(self, sequences):
         """The text of a list of id arrays."""
         if self.generator.sequencer_ is not None:
-            return self.generator._decode_ids(sequences)
+            return decode_ids(self.generator.sequencer_, sequences)
         return list(self.front.inverse_transform(sequences))
 
     def continue_text(self, sequences, controls):
         """Continuations, as text, of id sequences under parsed controls."""
-        return self.generator._continue(sequences, controls, self.decode)
+        return continue_sequences(self.generator, sequences, controls, self.decode)
 
     def stream_text(self, sequence, controls):
         """An iterator over the pieces of text that continue one id sequence."""
-        return self.generator._stream(sequence, controls, self.decode)
+        return stream_sequence(self.generator, sequence, controls, self.decode)
+
+    @property
+    def sampler(self):
+        """The generator's compiled generation loop (for the server's batches)."""
+        return sampler(self.generator)
 
 
 def resolve(estimator, where, *, text=False, source=None, also=None):

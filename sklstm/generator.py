@@ -1,61 +1,36 @@
-"""LSTMTextGenerator: an LSTM language model as a scikit-learn estimator."""
+"""LSTMTextGenerator: an LSTM language model as a scikit-learn estimator.
+
+The class holds the public methods; each is a few lines over the module
+that does the job:
+
+- parameters: checked from the table of :mod:`sklstm._params`;
+- ``X`` and prompts: told apart and encoded by :mod:`sklstm._inputs`;
+- ``fit`` and ``partial_fit``: the stages of :mod:`sklstm._fitting`;
+- ``predict_proba``, ``predict``, ``score_samples``, ``score``:
+  :mod:`sklstm._scoring`;
+- ``generate`` and ``stream``: :mod:`sklstm._generation` over the compiled
+  loop of :mod:`sklstm._sampling`;
+- ``save``: :mod:`sklstm._state`.
+
+The functions at the end of this module are the estimator's internal
+interface for the front ends (:class:`sklstm._resolve.FittedLM`).
+"""
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import numbers
-import os
-import warnings
-
-import keras
-import numpy as np
-import scipy.sparse as sp
 import tensorflow as tf
-from sklearn.base import BaseEstimator, clone
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
-from sklstm import _data, _distribute, _logs, _lstm_cpu, _state
-from sklstm._corpus import IdCorpus, check_sources, id_dtype
+from sklstm import _distribute, _fitting, _logs, _params, _scoring, _state
 from sklstm._device import share_gpus
-from sklstm._generation import (
-    MAX_SEED,
-    continue_prompts,
-    left_pad,
-    parse_controls,
-    stream_text,
-)
-from sklstm._logs import expected_retracing
-from sklstm._model import Network, build_model, lstm_layers
+from sklstm._generation import continue_prompts, parse_controls, stream_text
+from sklstm._inputs import encode, encode_prompts
+from sklstm._model import Network
 from sklstm._sampling import Sampler
-from sklstm._tokens import EOD_ID, N_RESERVED, PAD_ID
-from sklstm._training import Budget, TimeProgress, Trainer
-from sklstm._validation import (
-    check_bool,
-    check_documents,
-    check_float,
-    check_int,
-    check_option,
-    check_prompts,
-)
-from sklstm.callbacks import BestWeights, EstimatorCallback
-from sklstm.sequencer import TextSequencer, check_id_sequences
+from sklstm.sequencer import TextSequencer, decode_ids, token_strings
 
 _logs.install()  # sklstm's own compiled functions retrace per model
-
-# Logits held at once while scoring: tokens per call scale down with the
-# vocabulary so that (tokens, vocab) float32 stays near 32 MB.
-_SCORE_LOGITS = 2**23
-_SCORE_CHUNK = 128
-# Stateful training resets a batch row's carried states with this probability,
-# so that the network also learns to start from zero states, as it does at
-# the start of every document it scores or generates.
-_RESET_RATE = 0.125
-# stateful="auto" carries states when documents average this many windows.
-_AUTO_STATEFUL = 4
-# Epochs to ask Keras for when only max_time limits training.
-_UNLIMITED_EPOCHS = 10**9
 
 
 class LSTMTextGenerator(BaseEstimator):
@@ -358,224 +333,11 @@ class LSTMTextGenerator(BaseEstimator):
         return twin
 
     def _validate_params(self):
-        where = type(self).__name__
-        if self.sequencer is not None and not isinstance(self.sequencer, TextSequencer):
-            raise TypeError(
-                f"The 'sequencer' parameter of {where} must be a TextSequencer "
-                f"or None. Got {self.sequencer!r} instead."
-            )
-        check_int(self.embedding_dim, "embedding_dim", where, min_value=1)
-        units = (
-            (self.units,) if isinstance(self.units, numbers.Integral) else self.units
-        )
-        if (
-            not isinstance(units, (tuple, list))
-            or not units
-            or not all(
-                isinstance(u, numbers.Integral) and not isinstance(u, bool) and u > 0
-                for u in units
-            )
-        ):
-            raise ValueError(
-                f"The 'units' parameter of {where} must be an int >= 1 or a "
-                f"non-empty tuple of ints >= 1. Got {self.units!r} instead."
-            )
-        check_int(self.dense_units, "dense_units", where, min_value=1, allow_none=True)
-        check_float(self.dropout, "dropout", where, low=0, high=1, high_inclusive=False)
-        for name in ("recurrent_dropout", "weight_dropout", "embedding_dropout"):
-            check_float(
-                getattr(self, name), name, where, low=0, high=1, high_inclusive=False
-            )
-        check_bool(self.tie_weights, "tie_weights", where)
-        check_float(self.l2, "l2", where, low=0)
-        check_int(self.sequence_length, "sequence_length", where, min_value=1)
-        check_int(self.batch_size, "batch_size", where, min_value=1)
-        if not (isinstance(self.stateful, (bool, np.bool_)) or self.stateful == "auto"):
-            raise ValueError(
-                f"The 'stateful' parameter of {where} must be a bool or 'auto'. "
-                f"Got {self.stateful!r} instead."
-            )
-        check_int(self.epochs, "epochs", where, min_value=1, allow_none=True)
-        check_float(
-            self.max_time, "max_time", where, low=0, low_inclusive=False,
-            allow_none=True,
-        )  # fmt: skip
-        if self.epochs is None and self.max_time is None:
-            raise ValueError(
-                f"{where} needs a limit on training: epochs=None trains until "
-                "max_time runs out, but max_time is None too. Set epochs to an "
-                "int >= 1 or max_time to a number of seconds."
-            )
-        check_float(
-            self.learning_rate, "learning_rate", where, low=0, low_inclusive=False
-        )
-        check_option(
-            self.learning_rate_schedule,
-            "learning_rate_schedule",
-            where,
-            ("cosine", "constant"),
-        )
-        check_float(
-            self.clipnorm,
-            "clipnorm",
-            where,
-            low=0,
-            low_inclusive=False,
-            allow_none=True,
-        )
-        check_option(
-            self.dtype_policy,
-            "dtype_policy",
-            where,
-            ("float32", "mixed_float16", "mixed_bfloat16"),
-        )
-        check_option(
-            self.training_kernel, "training_kernel", where, ("auto", "fused", "keras")
-        )
-        check_float(
-            self.validation_fraction,
-            "validation_fraction",
-            where,
-            low=0,
-            high=1,
-            high_inclusive=False,
-        )
-        check_bool(self.early_stopping, "early_stopping", where)
-        check_int(self.n_iter_no_change, "n_iter_no_change", where, min_value=1)
-        check_bool(self.warm_start, "warm_start", where)
-        check_int(self.verbose, "verbose", where, min_value=0)
-        self._check_distribution(where)
-        return tuple(int(u) for u in units)
-
-    def _check_distribution(self, where):
-        """Validate ``distribution_strategy`` and what it rules out."""
-        _distribute.check_strategy(self.distribution_strategy, where)
-        strategy = _distribute.get_strategy(self.distribution_strategy)
-        if strategy is None:
-            return
-        if isinstance(self.stateful, (bool, np.bool_)) and self.stateful:
-            raise ValueError(
-                f"{where} cannot carry LSTM states across batches under a "
-                "distribution strategy: each replica would need the states of "
-                "its own rows. Set stateful=False (or 'auto', which chooses "
-                "False under a strategy), or distribution_strategy=None."
-            )
-        workers = _distribute.n_workers(strategy)
-        if workers > 1 and self.max_time is not None:
-            raise ValueError(
-                f"max_time cannot limit training across {workers} workers: they "
-                "would stop after different batches and wait for each other "
-                f"forever. Set max_time=None and limit training with epochs "
-                f"(got max_time={self.max_time!r})."
-            )
-        if workers > 1 and self.random_state is None:
-            raise ValueError(
-                f"{where} needs an int random_state across {workers} workers, so "
-                "that every worker holds out the same validation documents and "
-                "draws the same batches. Got random_state=None."
-            )
-
-    # ----------------------------------------------------------------- input
-    def _input_kind(self, fitted):
-        """``input`` of the sequencer that reads raw documents ("content"...)."""
-        sequencer = (
-            self.__dict__.get("sequencer_") if fitted else self.sequencer
-        ) or TextSequencer()
-        return sequencer.input
-
-    def _split_input(self, X, where, *, reset=False, prompts=False):
-        """Return ("text", docs), ("ids", id sequences without padding), or
-        ("corpus", an IdCorpus on disk).
-
-        Documents are files to read when the sequencer's ``input`` says so
-        (prompts are always text).
-
-        Rectangular id input (a 2-D array, or equal-length rows) goes through
-        scikit-learn's ``validate_data`` at ``fit`` (``reset=True``, which
-        sets ``n_features_in_``) and ``check_array`` afterwards: contexts of
-        any length are valid, so later calls need not match the fitted width.
-        Ragged lists of 1-D sequences are checked row by row.
-        """
-        if isinstance(X, IdCorpus):
-            if not reset and X.max_id() >= self.vocab_size_:
-                check_id_sequences(X, self.vocab_size_, where)  # raises
-            return "corpus", X
-        kind = "content" if prompts else self._input_kind(fitted=not reset)
-        numeric = isinstance(X, np.ndarray) and X.dtype.kind in "biuf"
-        if kind != "content" and not (numeric or sp.issparse(X)):
-            # Files to read, unless these are id sequences (already encoded).
-            if _is_path(X):
-                check_sources(X, kind, where)  # raises the single-path error
-            try:
-                X = list(X)
-            except TypeError:
-                check_sources(X, kind, where)  # raises: names what it expects
-            if not X:
-                raise ValueError(f"{where} expects at least one file; got none.")
-            if all(np.ndim(x) == 0 for x in X):
-                return "text", check_sources(X, kind, where)
-        if isinstance(X, (str, bytes)):
-            check_documents(X, where)  # raises the bare-string error
-        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
-            try:
-                X = list(X)
-            except TypeError as exc:
-                raise TypeError(
-                    f"{where} expects an iterable of str documents or integer id "
-                    f"sequences; got {type(X).__name__}."
-                ) from exc
-            if len(X) == 0:
-                raise ValueError(
-                    f"{where} expects at least one document or id sequence; got "
-                    "an empty input."
-                )
-        if _is_text(X) or (
-            not isinstance(X, np.ndarray)
-            and not sp.issparse(X)
-            and not any(np.ndim(x) > 0 for x in X)
-        ):
-            # Text, or a list of scalars (None, numbers): neither is a list of
-            # id sequences; the documents check names the offending items.
-            return "text", check_documents(X, where)
-        rows = _rectangular(X)
-        if rows is not None:
-            if reset:
-                rows = validate_data(self, rows, dtype="numeric", reset=True)
-            else:
-                rows = check_array(rows, dtype="numeric", ensure_min_features=0)
-        elif reset and hasattr(self, "n_features_in_"):
-            del self.n_features_in_  # ragged input has no fixed width
-        bound = np.iinfo(np.int32).max if reset else self.vocab_size_
-        sequences = check_id_sequences(X if rows is None else rows, bound, where)
-        return "ids", [s[s != PAD_ID] for s in sequences]  # drop padding
-
-    def _encode(self, X, where, *, prompts=False, training=False):
-        """Validated id sequences for ``X``, text or ids, on a fitted model.
-
-        For ``training``, files are encoded to an IdCorpus and text to the
-        smallest dtype of its ids, as ``fit`` encodes them; otherwise both
-        to int32 arrays in memory.
-        """
-        check_is_fitted(self, "model_")
-        kind, data = self._split_input(X, where, prompts=prompts)
-        if kind == "corpus":
-            return data if training else list(data)
-        if kind == "text":
-            if self.sequencer_ is None:
-                raise TypeError(
-                    f"{where} got text, but this {type(self).__name__} was fitted "
-                    "on token ids and has no sequencer. Pass ids from the same "
-                    "TextSequencer, or use the whole pipeline (for generation: "
-                    "sklstm.generate(pipeline, prompt))."
-                )
-            if prompts:
-                return self.sequencer_._encode(data)
-            if training:
-                return self.sequencer_._encode_unpadded(
-                    data, id_dtype(self.vocab_size_)
-                )
-            return self.sequencer_._encode_documents(data)
-        return data
+        """Check every parameter (the table of :mod:`sklstm._params`) and
+        return the units of each LSTM layer as a tuple of ints."""
+        params = {name: getattr(self, name) for name in _params.PARAMETERS}
+        _params.validate(params, type(self).__name__)
+        return _params.layer_units(self.units)
 
     # ------------------------------------------------------------------- fit
     def fit(self, X, y=None):
@@ -599,7 +361,8 @@ class LSTMTextGenerator(BaseEstimator):
             The fitted estimator.
         """
         warm = self.warm_start and hasattr(self, "model_")
-        return self._fit(X, self.epochs, warm=warm, where="fit")
+        schedule = self.learning_rate_schedule
+        return self._fit(X, self.epochs, warm=warm, schedule=schedule, where="fit")
 
     def partial_fit(self, X, y=None):
         """Train one more epoch on ``X``, from the current weights.
@@ -621,411 +384,35 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         self : LSTMTextGenerator
         """
+        # One epoch at the constant rate, whatever learning_rate_schedule says.
         warm = hasattr(self, "model_")
-        return self._fit(X, 1, warm=warm, where="partial_fit")
+        return self._fit(X, 1, warm=warm, schedule="constant", where="partial_fit")
 
-    def _fit(self, X, epochs, *, warm, where):
+    def _fit(self, X, epochs, *, warm, schedule, where):
+        """Train (the stages of :mod:`sklstm._fitting`) for ``epochs`` more
+        epochs under the learning-rate ``schedule``, continuing the fitted
+        network when ``warm``; ``where`` is the public method's name."""
         before = self.__dict__.copy()
         try:
-            return self._fit_unguarded(X, epochs, warm=warm, where=where)
+            share_gpus()  # before a strategy or a network touches the GPUs
+            units = self._validate_params()
+            _fitting.fit(
+                self,
+                X,
+                units,
+                epochs,
+                schedule=schedule,
+                where=f"{type(self).__name__}.{where}",
+                warm_from=self._engine()[0] if warm else None,
+            )
+            self._engine()  # build now, so that predicting leaves the state alone
         except Exception:
             # A failed fit leaves the estimator as it was: nothing the user
             # had (a fitted vocabulary, a trained network) is lost.
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
-
-    def _fit_unguarded(self, X, epochs, *, warm, where):
-        share_gpus()  # before a strategy or a network touches the GPUs
-        units = self._validate_params()
-        callbacks = self._make_callbacks()
-        schedule = self.learning_rate_schedule if where == "fit" else "constant"
-        where = f"{type(self).__name__}.{where}"
-        if warm:
-            self._check_same_network(units)
-            sequences = self._encode(X, where, training=True)
-        else:
-            sequences = self._learn_vocabulary(X, where)
-
-        rng = check_random_state(self.random_state)
-        train, val = self._split_documents(sequences, rng)
-        if isinstance(sequences, IdCorpus):  # streamed from disk
-            train_stream = train.stream()
-            val_stream = val.stream() if len(val) else None
-        else:
-            vocab = self.vocab_size_
-            # Joined in the smallest dtype, then held once, as a tensor.
-            train_stream = _data.stream_tensor(_data.join_documents(train, vocab))
-            val_stream = (
-                _data.stream_tensor(_data.join_documents(val, vocab)) if val else None
-            )
-        del sequences, train, val  # the streams hold what training needs
-        window = _training_window(
-            train_stream, int(self.sequence_length), held_out=val_stream is not None
-        )
-        model_seed, data_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
-        if warm:
-            optimizer = self.model_.optimizer
-            optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-            optimizer.learning_rate.assign(float(self.learning_rate))
-            optimizer.clipnorm = None if self.clipnorm is None else float(self.clipnorm)
-        else:
-            self._build(units, model_seed)
-        self._fit_loop(
-            train_stream, val_stream, data_seed, epochs, callbacks, schedule, window
-        )
-        self._engine()  # build now, so that predicting leaves the state alone
         return self
-
-    def _learn_vocabulary(self, X, where):
-        """Fit ``sequencer_`` (text) or size the vocabulary (ids); encode X."""
-        kind, data = self._split_input(X, where, reset=True)
-        if kind == "text":
-            sequencer = (
-                self.sequencer if self.sequencer is not None else TextSequencer()
-            )
-            self.sequencer_ = clone(sequencer).fit(data)
-            self.vocab_size_ = self.sequencer_.vocab_size_
-            return self.sequencer_._encode_unpadded(data, id_dtype(self.vocab_size_))
-        self.sequencer_ = None
-        if kind == "corpus":
-            self.vocab_size_ = max(data.max_id() + 1, N_RESERVED)
-            return data
-        highest = max((int(s.max()) for s in data if s.size), default=0)
-        self.vocab_size_ = max(highest + 1, N_RESERVED)
-        return data
-
-    def _build(self, units, seed):
-        """Build and compile a new network; reset the training record."""
-        if self.recurrent_dropout:
-            _warn_once(
-                "recurrent_dropout > 0 rules out the cuDNN LSTM kernel: on a GPU "
-                "training runs the generic kernel, several times slower. "
-                "dropout regularises without that cost.",
-            )
-        strategy = _distribute.get_strategy(self.distribution_strategy)
-        # Under a strategy, the variables (weights, optimizer slots, metrics)
-        # are created as distributed variables: mirrored on every replica.
-        with _distribute.strategy_scope(strategy):
-            # Plain Python numbers: Keras refuses numpy integers for layer
-            # sizes, and searches often draw parameters from numpy arrays.
-            self.model_ = build_model(
-                int(self.vocab_size_),
-                embedding_dim=int(self.embedding_dim),
-                units=units,
-                dense_units=None if self.dense_units is None else int(self.dense_units),
-                dropout=float(self.dropout),
-                recurrent_dropout=float(self.recurrent_dropout),
-                l2=float(self.l2),
-                seed=seed,
-                dtype_policy=str(self.dtype_policy),
-                tie_weights=bool(self.tie_weights),
-            )
-            clipnorm = None if self.clipnorm is None else float(self.clipnorm)
-            optimizer = keras.optimizers.Adam(
-                learning_rate=float(self.learning_rate), clipnorm=clipnorm
-            )
-            if self.dtype_policy == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            _compile(self.model_, optimizer)
-        self.history_ = {}
-        self.n_epochs_ = 0
-        self.best_epoch_ = -1
-
-    def _check_same_network(self, units):
-        """Refuse to continue training when parameters that the network was
-        built with changed (its shape, regularisation and precision)."""
-        network, _ = self._engine()
-        dropout = next(iter(network.dropouts.values()), None)
-        regularizer = network.lstms[0].kernel_regularizer
-        have = {
-            "embedding_dim": network.embedding.output_dim,
-            "units": tuple(network.units),
-            "dense_units": None if network.dense is None else network.dense.units,
-            "dropout": 0.0 if dropout is None else float(dropout.rate),
-            "recurrent_dropout": float(network.lstms[0].recurrent_dropout),
-            "l2": 0.0 if regularizer is None else float(regularizer.l2),
-            "dtype_policy": network.embedding.dtype_policy.name,
-            "tie_weights": network.tied,
-        }
-        want = {
-            "embedding_dim": self.embedding_dim,
-            "units": units,
-            "dense_units": self.dense_units,
-            "dropout": float(self.dropout),
-            "recurrent_dropout": float(self.recurrent_dropout),
-            "l2": float(self.l2),
-            "dtype_policy": self.dtype_policy,
-            "tie_weights": bool(self.tie_weights),
-        }
-        changed = [
-            name
-            for name in have
-            if not (
-                np.isclose(have[name], want[name], rtol=1e-6)
-                if isinstance(have[name], float)
-                else have[name] == want[name]
-            )
-        ]
-        if changed:
-            built = ", ".join(f"{name}={have[name]!r}" for name in changed)
-            asked = ", ".join(f"{name}={want[name]!r}" for name in changed)
-            raise ValueError(
-                "warm_start and partial_fit continue training the fitted network, "
-                f"which was built with {built}; the parameters now ask for "
-                f"{asked}. Set warm_start=False to train a new network."
-            )
-
-    def _make_callbacks(self):
-        """Fresh copies of the user's callbacks (classes are instantiated)."""
-        if self.callbacks is None:
-            return []
-        items = self.callbacks if isinstance(self.callbacks, (list, tuple)) else None
-        ok = items is not None and all(
-            isinstance(c, keras.callbacks.Callback)
-            or (isinstance(c, type) and issubclass(c, keras.callbacks.Callback))
-            for c in items
-        )
-        if not ok:
-            raise TypeError(
-                f"The 'callbacks' parameter of {type(self).__name__} must be a list "
-                "of keras.callbacks.Callback instances or classes, or None. Got "
-                f"{self.callbacks!r} instead."
-            )
-        made = [c() if isinstance(c, type) else _fresh_copy(c) for c in items]
-        for callback in made:
-            if isinstance(callback, EstimatorCallback):
-                callback.set_estimator(self)
-        return made
-
-    def _split_documents(self, sequences, rng):
-        """Hold out whole documents for validation or, when there are too
-        few, the end of every document (IdCorpus: new files)."""
-        fraction = self.validation_fraction
-        n_docs = len(sequences)
-        if fraction == 0:
-            return sequences, sequences[:0]
-        n_val = min(n_docs - 1, round(fraction * n_docs))
-        if n_val >= 1:
-            order = rng.permutation(n_docs)
-            if isinstance(sequences, IdCorpus):
-                return (
-                    sequences.subset(np.sort(order[n_val:])),
-                    sequences.subset(np.sort(order[:n_val])),
-                )
-            val_idx = set(order[:n_val].tolist())
-            train = [s for i, s in enumerate(sequences) if i not in val_idx]
-            val = [s for i, s in enumerate(sequences) if i in val_idx]
-            return train, val
-        # Too few documents to hold out whole ones at this fraction: each
-        # document's last `fraction` of tokens is held out instead.
-        if isinstance(sequences, IdCorpus):
-            lengths = sequences.lengths().tolist()
-        else:
-            lengths = [len(s) for s in sequences]
-        cuts = [n - round(fraction * n) for n in lengths]
-        if all(cut == n for cut, n in zip(cuts, lengths, strict=True)):
-            warnings.warn(
-                f"validation_fraction={fraction} of {n_docs} document(s) of "
-                f"{sum(lengths)} tokens leaves not one token to hold out; "
-                "training without validation.",
-                UserWarning,
-                stacklevel=3,
-            )
-            return sequences, sequences[:0]
-        heads = [(i, 0, cut) for i, cut in enumerate(cuts) if cut > 0]
-        tails = [(i, cut, None) for i, cut in enumerate(cuts) if cut < lengths[i]]
-        if isinstance(sequences, IdCorpus):
-            return sequences.pieces(heads), sequences.pieces(tails)
-        return (
-            [sequences[i][a:b] for i, a, b in heads],
-            [sequences[i][a:b] for i, a, b in tails],
-        )
-
-    def _trainer(self, rows=None, window=None, planned_steps=None, seed=0):
-        """The compiled training wrapper of ``model_`` (``rows`` as in
-        :class:`~sklstm._training.Trainer`; ``seed`` of its weight and
-        embedding dropout masks), under the network's strategy."""
-        strategy = _distribute.get_strategy(self.distribution_strategy)
-        built = self.model_.distribute_strategy
-        wanted = tf.distribute.get_strategy() if strategy is None else strategy
-        if built is not wanted:
-            raise ValueError(
-                "warm_start and partial_fit continue training the fitted network, "
-                f"which was built under {_distribute.describe(built)}, but "
-                "distribution_strategy asks for "
-                f"{_distribute.describe(strategy, built)}. A network trains only "
-                "under the strategy it was built with (one loaded from a file or "
-                "a pickle was built without one). Set distribution_strategy back, "
-                "or fit a new network (warm_start=False)."
-            )
-        self.training_kernel_ = self._choose_kernel(strategy)
-        replicas = 1 if strategy is None else strategy.num_replicas_in_sync
-        shape = (rows or -(-int(self.batch_size) // replicas), window)
-        fused = self.training_kernel_ == "fused"
-        jit = False
-        if fused:
-            units = [layer.units for layer in lstm_layers(self.model_)]
-            inputs = [self.model_.get_layer("embedding").output_dim, *units[:-1]]
-            jit = _lstm_cpu.use_xla(
-                shape,
-                list(zip(inputs, units, strict=True)),
-                planned_steps,
-                None if self.max_time is None else float(self.max_time),
-            )
-        # Keras distributes the datasets over the replicas of the strategy
-        # in scope when the trainer is created.
-        with _distribute.strategy_scope(strategy):
-            trainer = Trainer(
-                self.model_,
-                rows,
-                fused=fused,
-                jit=jit,
-                shape=shape,
-                weight_dropout=float(self.weight_dropout),
-                embedding_dropout=float(self.embedding_dropout),
-                seed=seed,
-            )
-            # The trainer shares the network's optimizer, so its state is
-            # what warm starts and saved files keep.
-            _compile(trainer, self.model_.optimizer)
-        return trainer
-
-    def _choose_kernel(self, strategy):
-        """``"fused"`` or ``"keras"``, as ``training_kernel`` asks."""
-        if self.training_kernel == "keras":
-            return "keras"
-        refusal = _lstm_cpu.fused_refusal(lstm_layers(self.model_))
-        if self.training_kernel == "fused":
-            if refusal is not None:
-                raise ValueError(
-                    f"training_kernel='fused' cannot train this network: {refusal}. "
-                    "Set training_kernel='auto' (which trains such networks "
-                    "through Keras' own layer) or 'keras'."
-                )
-            return "fused"
-        if refusal is not None or _lstm_cpu.on_gpu(strategy):
-            return "keras"  # cuDNN on a GPU; the settings the fused path lacks
-        return "fused"
-
-    def _fit_loop(
-        self, train_stream, val_stream, data_seed, epochs, callbacks, schedule, window
-    ):
-        """Train ``epochs`` more epochs (None: until ``max_time``) on windows
-        of ``window`` tokens; extend ``history_``."""
-        batch_size = int(self.batch_size)
-        first = self.n_epochs_
-        if self.stateful == "auto":
-            n_docs = max(1, _data.count_documents(train_stream))
-            stateful = (
-                self.distribution_strategy is None  # see _check_distribution
-                and len(train_stream) / n_docs >= _AUTO_STATEFUL * window
-            )
-        else:
-            stateful = bool(self.stateful)
-        self.stateful_ = stateful
-        if stateful:
-            rows, steps, _ = _data.stateful_layout(
-                len(train_stream), window, batch_size
-            )
-            train_ds = _data.stateful_dataset(
-                train_stream,
-                window,
-                batch_size,
-                seed=data_seed,
-                first_epoch=first,
-                reset_rate=_RESET_RATE,
-            )
-        else:
-            train_ds = _data.window_dataset(
-                train_stream,
-                window,
-                batch_size,
-                seed=data_seed,
-                shuffle=True,
-                first_epoch=first,
-            )
-            n_train = _data.n_windows(len(train_stream), window, shuffle=True)
-            steps = -(-n_train // batch_size)
-            rows = None
-        # The masks' seed differs between warm-started fits of one seed.
-        mask_seed = (data_seed + 104_729 * (first + 1)) % MAX_SEED
-        trainer = self._trainer(
-            rows, window, steps * epochs if epochs else None, seed=mask_seed
-        )
-        val_ds = None
-        if val_stream is not None:
-            val_window = min(window, len(val_stream) - 1)
-            val_ds = _data.window_dataset(
-                val_stream, val_window, batch_size, seed=0, shuffle=False
-            )
-        monitor = "val_loss" if val_ds is not None else "loss"
-        best = BestWeights(
-            monitor, self.n_iter_no_change if self.early_stopping else None
-        )
-        n_epochs = _UNLIMITED_EPOCHS if epochs is None else int(epochs)
-        max_time = None if self.max_time is None else float(self.max_time)
-        budget = Budget(
-            float(self.learning_rate),
-            schedule,
-            None if epochs is None else n_epochs * steps,
-            max_time,
-        )
-        own = [budget, best]
-        verbose = self.verbose
-        if epochs is None and verbose:
-            # Keras would count epochs out of _UNLIMITED_EPOCHS.
-            own.append(TimeProgress(budget, verbose, steps))
-            verbose = 0
-        try:
-            with expected_retracing():  # a new network traces Keras' step anew
-                trainer.fit(
-                    train_ds,
-                    initial_epoch=first,
-                    epochs=first + n_epochs,
-                    steps_per_epoch=steps,
-                    validation_data=val_ds,
-                    callbacks=[*own, *callbacks],
-                    shuffle=False,  # the dataset shuffles itself
-                    verbose=verbose,
-                )
-            interrupted = False
-        except KeyboardInterrupt:
-            best.restore(interrupted=True)
-            interrupted = True
-        finally:
-            # The schedule leaves the rate near zero; the optimizer keeps the
-            # peak rate, as continued training expects.
-            self.model_.optimizer.learning_rate.assign(float(self.learning_rate))
-        for logs in best.epoch_logs:
-            for key, value in logs.items():
-                self.history_.setdefault(key, []).append(float(value))
-        self.n_epochs_ = len(self.history_.get("loss", []))
-        self.training_time_ = budget.elapsed
-        if (self.early_stopping or interrupted) and best.best_epoch >= 0:
-            self.best_epoch_ = best.best_epoch
-        else:
-            self.best_epoch_ = self.n_epochs_ - 1
-        kept = (
-            f"the weights of epoch {self.best_epoch_ + 1} are kept"
-            if self.n_epochs_
-            else "no epoch finished, so the weights are the initial ones"
-        )
-        if interrupted:
-            warnings.warn(
-                f"Training was interrupted after {self.n_epochs_} epoch(s); "
-                f"{kept} and history_ holds the finished epochs.",
-                UserWarning,
-                stacklevel=4,
-            )
-        if best.diverged_at is not None:
-            warnings.warn(
-                f"The training loss became NaN or infinite in epoch "
-                f"{best.diverged_at + 1}; training stopped and {kept}. Try a "
-                "lower learning_rate or a smaller clipnorm.",
-                RuntimeWarning,
-                stacklevel=4,
-            )
 
     # --------------------------------------------------------------- engine
     def _engine(self):
@@ -1083,57 +470,6 @@ class LSTMTextGenerator(BaseEstimator):
         return state
 
     # --------------------------------------------------------- probabilities
-    def _log_likelihood(self, sequences):
-        """Per sequence: summed log-likelihood and number of predicted tokens.
-
-        Each sequence is read after an end-of-document id and must predict
-        its own tokens followed by end-of-document, as in training.
-        """
-        network, _ = self._engine()
-        # Each distinct sequence once, shortest first (``firsts`` indexes
-        # ``sequences``; rows of ``loglik`` and ``lengths`` follow it).
-        firsts, where, sizes = _distinct_in_order(sequences)
-        lengths = sizes + 1  # predicted tokens
-        loglik = np.zeros(len(firsts))
-        rows_per_call = max(1, _SCORE_LOGITS // (self.vocab_size_ * _SCORE_CHUNK))
-        for start in range(0, len(firsts), rows_per_call):
-            idx = np.arange(start, min(start + rows_per_call, len(firsts)))
-            width = int(lengths[idx].max())
-            inputs = np.full((len(idx), width), PAD_ID, dtype=np.int32)
-            targets = np.full((len(idx), width), PAD_ID, dtype=np.int32)
-            for row, i in enumerate(idx):
-                n, doc = lengths[i], sequences[firsts[i]]
-                inputs[row, 0] = EOD_ID
-                inputs[row, 1:n] = doc
-                targets[row, : n - 1] = doc
-                targets[row, n - 1] = EOD_ID
-            states = network.zero_states(len(idx))
-            total = np.zeros(len(idx))
-            for t in range(0, width, _SCORE_CHUNK):
-                nll, _, states = network.score_chunk(
-                    inputs[:, t : t + _SCORE_CHUNK],
-                    targets[:, t : t + _SCORE_CHUNK],
-                    states,
-                )
-                total += nll.numpy()
-            loglik[idx] = -total
-        return loglik[where], lengths[where]
-
-    def _next_token_logits(self, sequences, batch_size=256):
-        logits, where = self._distinct_next_token_logits(sequences, batch_size)
-        return logits[where]
-
-    def _distinct_next_token_logits(self, sequences, batch_size=256):
-        """Logits after each distinct sequence, and each sequence's row."""
-        network, _ = self._engine()
-        firsts, where, _ = _distinct_in_order(sequences)
-        out = np.empty((len(firsts), self.vocab_size_), dtype=np.float32)
-        for start in range(0, len(firsts), batch_size):
-            chunk = [sequences[i] for i in firsts[start : start + batch_size]]
-            logits, _ = network.last_logits(left_pad(chunk))
-            out[start : start + len(chunk)] = logits.numpy()
-        return out, where
-
     def predict_proba(self, X):
         """Next-token probabilities after each sequence.
 
@@ -1147,11 +483,8 @@ class LSTMTextGenerator(BaseEstimator):
         proba : ndarray of shape (n_samples, vocab_size_)
             Column ``j`` is the probability that token id ``j`` comes next.
         """
-        sequences = self._encode(X, f"{type(self).__name__}.predict_proba")
-        # The softmax of each distinct row, computed once (vectorised exp can
-        # round a value differently by its place in the array).
-        logits, where = self._distinct_next_token_logits(sequences)
-        return tf.nn.softmax(logits, axis=-1).numpy()[where]
+        sequences = encode(self, X, f"{type(self).__name__}.predict_proba")
+        return _scoring.next_token_proba(self._engine()[0], sequences)
 
     def predict(self, X):
         """Most likely next token after each sequence.
@@ -1161,14 +494,11 @@ class LSTMTextGenerator(BaseEstimator):
         tokens : ndarray of shape (n_samples,)
             Token strings when fitted on raw text, ids when fitted on ids.
         """
-        sequences = self._encode(X, f"{type(self).__name__}.predict")
-        logits = self._next_token_logits(sequences)
-        logits[:, PAD_ID] = -np.inf  # padding is never a real next token
-        ids = logits.argmax(axis=1)
+        sequences = encode(self, X, f"{type(self).__name__}.predict")
+        ids = _scoring.most_likely_next(self._engine()[0], sequences)
         if self.sequencer_ is None:
             return ids
-        tokens = self.sequencer_._tokens
-        return np.array([tokens[i] for i in ids], dtype=object)
+        return token_strings(self.sequencer_, ids)
 
     def score_samples(self, X):
         """Log-likelihood (natural log) of each document under the model.
@@ -1180,8 +510,8 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         loglik : ndarray of shape (n_samples,)
         """
-        sequences = self._encode(X, f"{type(self).__name__}.score_samples")
-        return self._log_likelihood(sequences)[0]
+        sequences = encode(self, X, f"{type(self).__name__}.score_samples")
+        return _scoring.log_likelihood(self._engine()[0], sequences)[0]
 
     def score(self, X, y=None):
         """Mean log-likelihood per token (natural log); higher is better.
@@ -1194,9 +524,8 @@ class LSTMTextGenerator(BaseEstimator):
         -------
         score : float
         """
-        sequences = self._encode(X, f"{type(self).__name__}.score")
-        loglik, lengths = self._log_likelihood(sequences)
-        return float(loglik.sum() / lengths.sum())
+        sequences = encode(self, X, f"{type(self).__name__}.score")
+        return _scoring.mean_log_likelihood(self._engine()[0], sequences)
 
     # ------------------------------------------------------------ generate
     def generate(self, prompt="", **controls):
@@ -1263,14 +592,14 @@ class LSTMTextGenerator(BaseEstimator):
         """
         ctrl = parse_controls(controls, "generate")
         check_is_fitted(self, "model_")
-        single, sequences = self._encode_prompts(prompt)
+        single, sequences = encode_prompts(self, prompt)
         if self.sequencer_ is None and ctrl.stop:
             raise ValueError(
                 "stop strings need text: this model was fitted on token ids. "
                 "Use sklstm.generate(pipeline, prompt, stop=...)."
             )
         decode = None if self.sequencer_ is None else self._decode_ids
-        out = self._continue(sequences, ctrl, decode)
+        out = continue_sequences(self, sequences, ctrl, decode)
         return out[0] if single and ctrl.num_return_sequences == 1 else out
 
     def stream(self, prompt="", **controls):
@@ -1309,48 +638,12 @@ class LSTMTextGenerator(BaseEstimator):
             raise TypeError(
                 f"stream expects one str prompt; got {type(prompt).__name__}."
             )
-        sequence = self._encode([prompt], "stream", prompts=True)[0]
-        return self._stream(sequence, ctrl, self._decode_ids)
+        sequence = encode(self, [prompt], "stream", prompts=True)[0]
+        return stream_sequence(self, sequence, ctrl, self._decode_ids)
 
-    # The internal interface of the front ends (sklstm.generate and
-    # sklstm.stream, the command line) through sklstm._resolve.FittedLM:
-    # _encode(..., prompts=True), _decode_ids, _continue and _stream.
     def _decode_ids(self, sequences):
         """The text of a list of id arrays, through ``sequencer_``."""
-        return [self.sequencer_._decode(ids) for ids in sequences]
-
-    def _continue(self, sequences, ctrl, decode):
-        """Continuations of id sequences under controls from ``parse_controls``,
-        decoded by ``decode`` (a list of id arrays to a list of str), or ids
-        when ``decode`` is None."""
-        _, sampler = self._engine()
-        return continue_prompts(sampler, sequences, ctrl, decode)
-
-    def _stream(self, sequence, ctrl, decode):
-        """Yield the text continuing one id sequence, piece by piece."""
-        _, sampler = self._engine()
-        yield from stream_text(sampler, sequence, ctrl, decode)
-
-    def _encode_prompts(self, prompt):
-        """Return (single, id sequences) for one prompt or a list of them."""
-        where = f"{type(self).__name__}.generate"
-        check_prompts(prompt, where)
-        if isinstance(prompt, str) and not prompt and self.sequencer_ is None:
-            prompt = np.zeros(0, np.int32)  # the empty prompt, as ids
-        if isinstance(prompt, str):
-            return True, self._encode([prompt], where, prompts=True)
-        if isinstance(prompt, np.ndarray) and prompt.ndim == 1:
-            if prompt.size == 0 or prompt.dtype.kind in "iuf":
-                return True, self._encode([prompt], where, prompts=True)
-        if (
-            isinstance(prompt, (list, tuple))
-            and prompt
-            and all(
-                isinstance(t, numbers.Real) and not isinstance(t, bool) for t in prompt
-            )
-        ):
-            return True, self._encode([prompt], where, prompts=True)
-        return False, self._encode(prompt, where, prompts=True)
+        return decode_ids(self.sequencer_, sequences)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1366,113 +659,28 @@ class LSTMTextGenerator(BaseEstimator):
 LSTMTextGenerator.__doc__ = _state.document(LSTMTextGenerator.__doc__)
 
 
-def _compile(model, optimizer):
-    """Compile for next-token training: sparse cross-entropy on logits."""
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        # XLA is slower on Keras' CPU loop and bypasses cuDNN on a GPU; on
-        # the fused path's step too (its loops are compiled by XLA alone).
-        jit_compile=False,
-    )
+# ---------------------------------------------------------------------------
+# The internal interface of a fitted LSTMTextGenerator for the front ends:
+# sklstm._resolve.FittedLM (behind sklstm.generate, sklstm.stream, the
+# command line and the server) continues prompts through these functions
+# and reaches the compiled loop through sampler(). Prompts are encoded with
+# sklstm._inputs.encode(model, prompts, where, prompts=True), and decoded
+# with sklstm.sequencer.decode_ids or the pipeline before the model.
 
 
-_WARNED = set()
+def sampler(model):
+    """The compiled generation loop of a fitted model, a
+    :class:`sklstm._sampling.Sampler` (built once per ``model_``)."""
+    return model._engine()[1]
 
 
-def _distinct_in_order(sequences):
-    """The distinct id sequences, sorted by length then content digest: the
-    index of one copy of each, for every sequence the position of its copy,
-    and the distinct sequences' lengths.
-
-    Scoring and next-token logits run each distinct sequence once, in this
-    order, so a sequence gets the same numbers wherever it stands in the
-    input and however often (float32 matrix products can round a row
-    differently by its place in a batch). Sequences are read once (documents
-    on disk too), and only their digests are kept.
-    """
-    keys = [
-        (len(s), hashlib.blake2b(np.asarray(s, dtype=np.int64).tobytes()).digest())
-        for s in sequences
-    ]
-    firsts = {}
-    for i, key in enumerate(keys):
-        firsts.setdefault(key, i)
-    ordered = sorted(firsts)
-    position = {key: k for k, key in enumerate(ordered)}
-    where = np.array([position[key] for key in keys], dtype=np.intp)
-    sizes = np.array([size for size, _ in ordered], dtype=np.int64)
-    return np.array([firsts[key] for key in ordered], dtype=np.intp), where, sizes
+def continue_sequences(model, sequences, controls, decode):
+    """Continuations of id sequences under ``controls`` (from
+    ``parse_controls``), decoded by ``decode`` (a list of id arrays to a list
+    of str), or ids when ``decode`` is None."""
+    return continue_prompts(sampler(model), sequences, controls, decode)
 
 
-def _training_window(stream, sequence_length, *, held_out):
-    """Tokens per training window: ``sequence_length``, or, when the training
-    stream is too short for one such window, the longest window it holds
-    (with one warning). Raises when the text has fewer than 2 tokens."""
-    n_tokens = len(stream)
-    if n_tokens > sequence_length:
-        return sequence_length
-    n_text = n_tokens - _data.count_documents(stream) - 1
-    if n_text < 2:
-        held = " after holding out validation text" if held_out else ""
-        fix = " or a smaller validation_fraction" if held_out else ""
-        raise ValueError(
-            f"The training text has {n_text} token(s){held} (end-of-document "
-            f"markers not counted); training needs at least 2. Pass more "
-            f"text{fix}."
-        )
-    window = n_tokens - 1
-    warnings.warn(
-        f"The training text has {n_tokens} tokens (end-of-document markers "
-        f"included), fewer than the {sequence_length + 1} that one window of "
-        f"sequence_length={sequence_length} needs; training on windows of "
-        f"{window} tokens, the longest it holds. Pass more text or a smaller "
-        "sequence_length to train on windows of sequence_length tokens.",
-        UserWarning,
-        stacklevel=5,  # fit or partial_fit's caller
-    )
-    return window
-
-
-def _warn_once(message):
-    """Warn with ``message`` the first time only, in this process."""
-    if message not in _WARNED:
-        _WARNED.add(message)
-        warnings.warn(message, UserWarning, stacklevel=4)
-
-
-def _fresh_copy(callback):
-    """A deep copy of ``callback``, or a shallow one when it cannot be deep
-    copied (it holds a file or a lock, say); never with a model attached."""
-    try:
-        twin = copy.deepcopy(callback)
-    except (TypeError, copy.Error, RuntimeError):
-        twin = copy.copy(callback)
-    twin.set_model(None)
-    return twin
-
-
-def _is_path(X):
-    return isinstance(X, (str, bytes, os.PathLike))
-
-
-def _is_text(X):
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return X.dtype.kind in "US"
-    if sp.issparse(X):
-        return False
-    return any(isinstance(x, (str, bytes)) for x in X)
-
-
-def _rectangular(X):
-    """``X`` as an array when it is rectangular (or sparse), else None."""
-    if sp.issparse(X):
-        return X
-    if isinstance(X, np.ndarray) and not (X.ndim == 1 and X.dtype == object):
-        return X
-    try:
-        arr = np.asarray(X)
-    except ValueError:  # ragged
-        return None
-    return None if arr.dtype == object and arr.ndim == 1 else arr
+def stream_sequence(model, sequence, controls, decode):
+    """Yield the text continuing one id sequence, piece by piece."""
+    yield from stream_text(sampler(model), sequence, controls, decode)

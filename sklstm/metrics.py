@@ -66,14 +66,15 @@ def bits_per_character(estimator, X):
     True
     """
     from sklstm._resolve import resolve
+    from sklstm.sequencer import document_pieces, read_documents
 
     reader = resolve(estimator, "bits_per_character").reader
     if reader is None or reader.input == "content":
         docs = check_documents(X, "bits_per_character")
         lengths = [len(doc) for doc in docs]
     else:
-        docs = reader._documents(X, "bits_per_character")
-        lengths = [sum(len(p) for p in reader._pieces(doc)) for doc in docs]
+        docs = read_documents(reader, X, "bits_per_character")
+        lengths = [sum(len(p) for p in document_pieces(reader, doc)) for doc in docs]
     if not docs:
         raise ValueError("bits_per_character needs at least one document; got none.")
     loglik = np.asarray(estimator.score_samples(docs), dtype=float)

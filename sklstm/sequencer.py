@@ -1,4 +1,13 @@
-"""TextSequencer: learn a vocabulary, turn documents into ids and back."""
+"""TextSequencer: learn a vocabulary, turn documents into ids and back.
+
+Besides the public estimator, this module holds the package's one internal
+interface to a fitted sequencer (the functions after the class, from
+:func:`read_documents` to :func:`join_words`): the generator, the resolver
+behind ``sklstm.generate``, the metrics and the command line encode,
+decode and read documents through them only. The safe file format reads
+and restores the vocabulary through ``__sklstm_get_state__`` and
+``__sklstm_set_state__``.
+"""
 
 from __future__ import annotations
 
@@ -918,6 +927,60 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.requires_fit = True
         return tags
+
+
+# ---------------------------------------------------------------------------
+# The internal interface of a fitted TextSequencer for the rest of sklstm.
+# Documents are "validated" when read_documents returned them: str texts
+# (input="content") or the files to read.
+
+
+def read_documents(sequencer, X, where):
+    """Validated documents of ``X`` as the sequencer's ``input`` reads them:
+    a list of str (``input="content"``) or of files; errors name ``where``."""
+    return sequencer._documents(X, where)
+
+
+def document_pieces(sequencer, doc):
+    """An iterator over the raw text of one validated document, in one or
+    more pieces (files are read piece by piece)."""
+    return sequencer._pieces(doc)
+
+
+def encode_texts(sequencer, texts, dtype=np.int32):
+    """Id arrays of str texts (prompts, or documents in memory), each whole:
+    no padding, no ``maxlen``."""
+    return sequencer._encode(texts, dtype)
+
+
+def encode_documents(sequencer, docs):
+    """Int32 id arrays, in memory, of validated documents (text or files)."""
+    return sequencer._encode_documents(docs)
+
+
+def encode_for_training(sequencer, docs, dtype):
+    """Ids of validated documents as a model trains on them: files to an
+    :class:`~sklstm._corpus.IdCorpus` on disk, text to a list of arrays of
+    ``dtype`` (the smallest that holds the model's ids)."""
+    return sequencer._encode_unpadded(docs, dtype)
+
+
+def decode_ids(sequencer, sequences):
+    """The text of each id sequence of a list (padding and end-of-document
+    dropped), as ``inverse_transform`` decodes it, without its checks."""
+    return [sequencer._decode(ids) for ids in sequences]
+
+
+def token_strings(sequencer, ids):
+    """The token of each id of ``ids``, as an object array of str."""
+    tokens = sequencer._tokens
+    return np.array([tokens[i] for i in ids], dtype=object)
+
+
+def join_words(words):
+    """Words as one text, spaced as word-level decoding spaces them (no
+    space before closing marks, none after opening ones)."""
+    return TextSequencer._detokenize(words)
 
 
 def check_id_sequences(X, vocab_size, where):

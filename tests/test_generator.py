@@ -19,6 +19,7 @@ from corpora import SMALL
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMTextGenerator, TextSequencer
+from sklstm._fitting import split_documents
 
 PAD, OOV, EOD = 0, 1, 2
 
@@ -338,7 +339,8 @@ def test_too_few_documents_hold_out_the_end_of_each(on_disk, tmp_path):
     else:
         seq = TextSequencer().fit(docs)
         ids = seq.transform(docs)
-    train, val = gen._split_documents(ids, np.random.RandomState(0))
+    rng = np.random.RandomState(0)
+    train, val = split_documents(ids, gen.validation_fraction, rng)
     assert seq.inverse_transform(list(train)) == ["a" * 36, "b" * 27, "c" * 4]
     # "c" gives none: 0.4 rounds to 0.
     assert seq.inverse_transform(list(val)) == ["a" * 4, "b" * 3]
@@ -348,7 +350,8 @@ def test_whole_documents_are_held_out_when_there_are_enough():
     docs = [f"{c}" * 30 for c in "abcdefghij"]  # round(0.2 * 10) = 2 documents
     seq = TextSequencer().fit(docs)
     gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.2))
-    train, val = gen._split_documents(seq.transform(docs), np.random.RandomState(0))
+    rng = np.random.RandomState(0)
+    train, val = split_documents(seq.transform(docs), gen.validation_fraction, rng)
     held_out = seq.inverse_transform(val)
     assert len(held_out) == 2 and set(held_out) < set(docs)
     assert sorted(seq.inverse_transform(train) + held_out) == docs

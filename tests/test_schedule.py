@@ -210,9 +210,9 @@ def test_mixed_precision_trains_scores_generates_and_saves(policy, tmp_path):
 
 
 def test_recurrent_dropout_warns_once_that_it_rules_out_cudnn():
-    from sklstm import generator
+    from sklstm import _fitting
 
-    generator._WARNED.clear()
+    _fitting._WARNED.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for _ in range(2):

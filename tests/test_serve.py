@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from sklstm._inputs import encode
+
 pytest.importorskip("starlette", reason="needs the serve extra")
 pytest.importorskip("uvicorn", reason="needs the serve extra")
 httpx = pytest.importorskip("httpx", reason="Starlette's TestClient needs httpx")
@@ -88,7 +90,7 @@ def test_completion_equals_generate_with_the_same_seed(client, model):
     assert isinstance(body["created"], int)
     assert [c["index"] for c in body["choices"]] == [0, 1, 2, 3]
     assert [c["text"] for c in body["choices"]] == expected
-    ids = [model._encode([p], "test", prompts=True)[0] for p in prompts]
+    ids = [encode(model, [p], "test", prompts=True)[0] for p in prompts]
     usage = body["usage"]
     assert usage["prompt_tokens"] == sum(len(s) for s in ids)
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

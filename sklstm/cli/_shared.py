@@ -190,8 +190,10 @@ def _join(sequencer, text, addition):
         or addition[0].isspace()
     ):
         return text + addition
+    from sklstm.sequencer import join_words
+
     first = addition.split()[0]
-    joined = sequencer._detokenize([text[-1], first])
+    joined = join_words([text[-1], first])
     return text + joined[1 : len(joined) - len(first)] + addition
 
 

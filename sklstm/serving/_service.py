@@ -30,13 +30,12 @@ class Service:
 
     def __init__(self, fitted, *, name, limits, max_batch, warm_up=False):
         lm = resolve(fitted, "serve", text=True)
-        model, encode, decode = lm.generator, lm.encode, lm.decode
-        _, sampler = model._engine()
+        encode, decode = lm.encode, lm.decode
         self.name = name
         self.limits = limits
         self.created = int(time.time())
         self._encode = encode
-        self.batcher = Batcher(sampler, decode, max_batch=max_batch)
+        self.batcher = Batcher(lm.sampler, decode, max_batch=max_batch)
         if warm_up:
             self.batcher.start(warm_up=True)
 
