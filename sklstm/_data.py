@@ -144,7 +144,7 @@ def _finish(dataset):
     The pipelines are a gather from memory or a few sequential file reads,
     so there is nothing to tune, and the autotuner costs time: destroying
     an iterator waits for the autotuning thread's current sleep, which
-    added 20 to 40 s to the end of about half of the one-epoch fits timed
+    added 20 to 45 s to the end of about half of the one-epoch fits timed
     on a 2-core machine (tf.data's optimisation loop backs off to long
     sleeps).
     """

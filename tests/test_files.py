@@ -10,6 +10,7 @@ from copy import deepcopy
 import joblib
 import numpy as np
 import pytest
+import tensorflow as tf
 from corpora import SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -390,3 +391,24 @@ def test_a_model_reading_files_names_what_it_expects():
         model.fit("corpus.txt")
     with pytest.raises(ValueError, match="at least one file; got none"):
         model.fit([])
+
+
+def test_training_datasets_prefetch_without_autotuning():
+    # tf.data's autotuner made ending a fit wait for its thread's sleep (20 s
+    # and more): every training pipeline, in memory or on disk, windows or
+    # carried states, prefetches a fixed number of batches with it off.
+    docs = [np.arange(3, 40, dtype=np.int32)] * 20
+    corpus, memory = _stream(docs, 40), _data.join_documents(docs)
+    datasets = [
+        _data.window_dataset(stream, 10, 4, seed=0, shuffle=shuffle)
+        for stream in (memory, corpus.stream())
+        for shuffle in (True, False)
+    ] + [
+        _data.stateful_dataset(stream, 10, 4, seed=0)
+        for stream in (memory, corpus.stream())
+    ]
+    for ds in datasets:
+        assert ds.options().autotune.enabled is False
+        assert ds.options().experimental_distribute.auto_shard_policy == (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
