@@ -5,7 +5,9 @@ Usage (any Python 3.10+, nothing else needed)::
     python3 tasks.py demo    # train on the embedded corpus, generate, save
     python3 tasks.py test    # run the whole test suite
 
-Both create ``.venv`` beside this file on first use and reinstall sklstm
+The tests run on one pytest-xdist worker per core (at most 4) unless the
+arguments choose otherwise (``-n 0`` runs them in this process). Both
+create ``.venv`` beside this file on first use and reinstall sklstm
 into it whenever ``pyproject.toml`` changes. Extra arguments go to the demo
 script or to pytest.
 """
@@ -71,7 +73,16 @@ def main(argv):
         ensure_env("test")
         return _run(PYTHON, DEMO, *rest)
     ensure_env("test")
-    return _run(PYTHON, "-m", "pytest", *rest)
+    return _run(PYTHON, "-m", "pytest", *_workers(rest), *rest)
+
+
+def _workers(args):
+    """pytest-xdist options: one worker per core, at most 4, unless the
+    arguments choose (``-n``/``--numprocesses``, or ``-p no:xdist``)."""
+    chosen = ("-n", "--numprocesses", "no:xdist", "--pdb", "--trace")
+    if any(a.startswith(chosen) or a.split("=")[0] in chosen for a in args):
+        return []
+    return ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "worksteal"]
 
 
 if __name__ == "__main__":

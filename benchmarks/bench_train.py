@@ -620,7 +620,7 @@ def main():
     )
     parser.add_argument(
         "--fit-corpus",
-        choices=("vim", "stdlib"),
+        choices=("vim", "vim-ascii", "stdlib"),
         help="corpus of the whole first fit (vim where installed, else stdlib)",
     )
     parser.add_argument("--first-fit-child", help=argparse.SUPPRESS)

@@ -42,7 +42,7 @@ ID_PROMPTS = [np.array([3, 4]), np.array([5]), np.array([6, 7, 8])]
 GEN = dict(max_new_tokens=12, random_state=0)
 NOT_FITTED = "This LSTMTextGenerator instance is not fitted yet"
 TEXT_METHODS = ["fit", "score", "predict", "predict_proba", "score_samples"]
-PROPERTY_SETTINGS = settings(max_examples=15, deadline=None, database=None)
+PROPERTY_SETTINGS = settings(max_examples=10, deadline=None, database=None)
 
 
 @pytest.fixture(scope="module")
