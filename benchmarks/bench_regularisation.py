@@ -18,8 +18,13 @@ best epoch's weights are kept), once per configuration:
   combination.
 
 ``--rates`` sets the rates (``dropout=0.3,weight_dropout=0.3,
-embedding_dropout=0.1``), ``--configs`` chooses configurations, and
-``--params key=value ...`` overrides the network's parameters for all.
+embedding_dropout=0.1``), ``--configs`` chooses configurations,
+``--params key=value ...`` overrides the network's parameters for all, and
+``--sequencer key=value ...`` sets the sequencer's. At word level, pass
+``--sequencer min_frequency=2``: with every training word in the
+vocabulary, the model never sees the unknown-word id in training, gives it
+almost no probability, and each new word of the held-out documents then
+costs a great many bits, which swamps the measure.
 The table gives, per configuration and corpus, the parameters' count, the
 epochs run and the best one, the training loss of the last epoch and the
 best validation loss (nats per token, with dropped weights in training),
@@ -86,13 +91,13 @@ def parse_pairs(text, what):
     return out
 
 
-def fit_one(level, train, test, params, seed):
+def fit_one(level, train, test, params, seed, sequencer=None):
     """Train one configuration; its row of measures."""
     import sklstm
     from sklstm import LSTMTextGenerator, TextSequencer
 
     model = LSTMTextGenerator(
-        sequencer=TextSequencer(level=level),
+        sequencer=TextSequencer(level=level, **(sequencer or {})),
         validation_fraction=0.1,
         early_stopping=True,
         n_iter_no_change=3,
@@ -132,6 +137,14 @@ def main():
     parser.add_argument("--configs", help="comma-separated configurations (all)")
     parser.add_argument("--rates", default="", help="e.g. weight_dropout=0.5")
     parser.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--sequencer",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="TextSequencer parameters (e.g. min_frequency=2, so that the "
+        "model learns how likely an unknown word is)",
+    )
     parser.add_argument("--max-chars", type=int, help="cut each document")
     parser.add_argument("--corpus-chars", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true")
@@ -151,7 +164,11 @@ def main():
 
     for line in common.describe_run():
         print(line)
-    print(f"Network ({args.level} level): {network}; rates: {rates}")
+    sequencer = parse_pairs(args.sequencer, "--sequencer")
+    print(
+        f"Network ({args.level} level): {network}; sequencer: {sequencer}; "
+        f"rates: {rates}"
+    )
     rows = []
     for corpus in args.corpus.split(","):
         docs = common.load_named_corpus(corpus, args.corpus_chars)
@@ -166,7 +183,12 @@ def main():
         )
         for name in chosen:
             row = fit_one(
-                args.level, train, test, {**network, **configs[name]}, args.seed
+                args.level,
+                train,
+                test,
+                {**network, **configs[name]},
+                args.seed,
+                sequencer,
             )
             rows.append([corpus, name, *formatted(row)])
             print(f"  {name}: {row}", flush=True)

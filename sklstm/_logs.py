@@ -19,7 +19,7 @@ import tensorflow as tf
 
 _MESSAGE = "triggered tf.function retracing"
 # Names in the warning that can only be sklstm's own functions.
-_OURS = ("Sampler.", "Network.")
+_OURS = ("Sampler.", "Program.", "Network.")
 
 
 class _ExpectedRetracing(logging.Filter):

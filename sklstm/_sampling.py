@@ -15,13 +15,19 @@ the tokens do not depend on how the steps are split into calls.
 Each combination of the controls in use (sampling, top-k, top-p, repetition
 penalty, end-of-document ban) is compiled once per batch size, whatever the
 prompts' lengths and ``max_new_tokens``; controls left off cost nothing per
-step.
+step. The compiled loops take the weights as arguments and are shared by
+every network of the same structure and weight shapes in the process
+(:class:`Program`), so a second model of a shape already seen generates
+without compiling.
 """
 
 from __future__ import annotations
 
+import collections
 import math
+import threading
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -139,40 +145,148 @@ def nucleus_floor(probs, top_p):
     return tf.reduce_min(tf.where(probs >= bound, probs, 2.0), axis=-1)
 
 
+class Layout(NamedTuple):
+    """What a compiled generation loop depends on besides the weights'
+    values: the network's structure and the shapes of its weights."""
+
+    vocab: int
+    units: tuple
+    dense: bool
+    projection: bool
+    tied: bool
+    shapes: tuple
+
+
+def weights_of(network):
+    """The variables generation reads, in :class:`Program`'s order:
+    the embedding, each LSTM's kernel, recurrent kernel and bias, the
+    dense layer's kernel and bias, the projection's kernel, and the output
+    layer's kernel (tied: its per-token scale) and bias."""
+    out = [network.embedding.embeddings]
+    for lstm in network.lstms:
+        out += [lstm.cell.kernel, lstm.cell.recurrent_kernel, lstm.cell.bias]
+    if network.dense is not None:
+        out += [network.dense.kernel, network.dense.bias]
+    if network.projection is not None:
+        out.append(network.projection.kernel)
+    head = network.head.logits if network.tied else network.head
+    return [*out, head.kernel, head.bias]
+
+
+def layout_of(network):
+    """The :class:`Layout` of ``network``."""
+    return Layout(
+        network.vocab_size,
+        tuple(network.units),
+        network.dense is not None,
+        network.projection is not None,
+        bool(network.tied),
+        tuple((tuple(w.shape), w.dtype) for w in weights_of(network)),
+    )
+
+
+# Compiled loops shared by every network of the same layout in the process,
+# so that a new model of a shape already seen (another fit of a search, a
+# model loaded again) generates at once instead of compiling anew.
+_PROGRAMS = collections.OrderedDict()
+_PROGRAMS_KEPT = 16
+_PROGRAMS_LOCK = threading.Lock()
+
+
+def program(layout):
+    """The shared :class:`Program` of ``layout`` (the 16 latest are kept)."""
+    with _PROGRAMS_LOCK:
+        found = _PROGRAMS.get(layout)
+        if found is None:
+            found = _PROGRAMS[layout] = Program(layout)
+            while len(_PROGRAMS) > _PROGRAMS_KEPT:
+                _PROGRAMS.popitem(last=False)
+        _PROGRAMS.move_to_end(layout)
+        return found
+
+
 class Sampler:
-    """Continue batches of left-padded prompts with compiled loops."""
+    """Continue batches of left-padded prompts with compiled loops.
+
+    The loops belong to the network's :class:`Program`, shared by networks
+    of one layout; each call passes them this network's current weights.
+    """
 
     def __init__(self, network):
         self.net = network
-        vocab = network.vocab_size
-        # Padding and out-of-vocabulary are never generated.
-        self._banned = tf.tensor_scatter_nd_update(
-            tf.zeros([vocab]), [[PAD_ID], [OOV_ID]], [_NEG, _NEG]
+        self._weights = weights_of(network)
+        self.program = program(layout_of(network))
+
+    def prefill(self, prompts):
+        """Read left-padded prompts (batch, time): logits, states, seen, done.
+
+        The prompts are read ``PREFILL_COLUMNS`` columns per compiled call,
+        so one compiled function serves every prompt length.
+        """
+        prompts = np.asarray(prompts, dtype=np.int32)
+        batch, width = prompts.shape
+        blocks = max(1, -(-width // PREFILL_COLUMNS))
+        padded = np.full((batch, blocks * PREFILL_COLUMNS), PAD_ID, np.int32)
+        padded[:, padded.shape[1] - width :] = prompts
+        states = self.net.zero_states(batch)
+        x = states[-2]
+        seen = tf.zeros([batch, self.net.vocab_size], tf.bool)
+        prefills = self.program.prefills
+        for start in range(0, padded.shape[1], PREFILL_COLUMNS):
+            block = tf.constant(padded[:, start : start + PREFILL_COLUMNS])
+            logits, states, x, seen = self.program.run(
+                lambda jit: prefills[jit], (block, states, x, seen, self._weights)
+            )
+        return logits, states, seen, tf.zeros([batch], tf.bool)
+
+    def decode(self, flags, args):
+        """Run the decode loop for ``flags`` on ``args``."""
+        return self.program.run(
+            lambda jit: self.program.decoder(flags, jit_compile=jit),
+            (*args, self._weights),
         )
-        self._eod_ban = tf.one_hot(EOD_ID, vocab) * _NEG  # (vocab,)
+
+
+class Program:
+    """The compiled prefill and decode loops of one :class:`Layout`.
+
+    Every loop takes the weights (in :func:`weights_of`'s order) as its last
+    argument, so one compiled loop serves every network of the layout.
+    """
+
+    def __init__(self, layout):
+        self.layout = layout
+        vocab = layout.vocab
+        self.vocab_size = vocab
         state_specs = [
-            tf.TensorSpec([None, u], tf.float32) for u in network.units for _ in (0, 1)
+            tf.TensorSpec([None, u], tf.float32) for u in layout.units for _ in (0, 1)
         ]
         self._state_specs = state_specs
-        self._prefills = {
+        self._weight_specs = [
+            tf.TensorSpec(shape, dtype) for shape, dtype in layout.shapes
+        ]
+        self.prefills = {
             jit: tf.function(
                 self._prefill,
                 jit_compile=jit,
                 input_signature=[
                     tf.TensorSpec([None, PREFILL_COLUMNS], tf.int32),
                     state_specs,
-                    tf.TensorSpec([None, network.units[-1]], tf.float32),
+                    tf.TensorSpec([None, layout.units[-1]], tf.float32),
                     tf.TensorSpec([None, vocab], tf.bool),
+                    self._weight_specs,
                 ],
             )
             for jit in (True, False)
         }
         self._decoders = {}
+        self._lock = threading.Lock()
         self._jit = True
 
     # -- model step ----------------------------------------------------------
-    def _weights(self):
-        """The step's weights, rearranged once per call of the loop.
+    def _arrange(self, raw):
+        """The step's weights, rearranged once per call of the loop, from
+        the raw weights (in :func:`weights_of`'s order).
 
         The first layer's input projection is folded into a table, one row per
         token (``embedding @ kernel + bias``), so a step starts with a gather;
@@ -180,29 +294,34 @@ class Sampler:
         The columns of the sigmoid gates are halved, so that one ``tanh``
         over all four gates gives them all: ``sigmoid(x) = (1 + tanh(x / 2))
         / 2``. The output bias carries the ban on padding and
-        out-of-vocabulary ids. Last comes the output kernel (the embedding
-        matrix transposed and scaled, with tied weights).
+        out-of-vocabulary ids. Then come the output kernel (the embedding
+        matrix transposed and scaled, with tied weights), and the dense
+        layer's ``(kernel, bias)`` and the projection's kernel, or None.
         """
-        first, *rest = self.net.lstms
-        table = (
-            tf.matmul(self.net.embedding.embeddings, first.cell.kernel)
-            + first.cell.bias
-        )  # (vocab, 4 * units)
-        layers = [(table, first.cell.recurrent_kernel)] + [
-            (
-                tf.concat([lstm.cell.kernel, lstm.cell.recurrent_kernel], axis=0),
-                lstm.cell.bias,
-            )
-            for lstm in rest
-        ]
+        layout = self.layout
+        embeddings, raw = raw[0], list(raw[1:])
+        n_layers = len(layout.units)
+        lstms = [raw[3 * k : 3 * k + 3] for k in range(n_layers)]
+        rest = raw[3 * n_layers :]
+        dense = (rest.pop(0), rest.pop(0)) if layout.dense else None
+        projection = rest.pop(0) if layout.projection else None
+        head_kernel, head_bias = rest
+        if layout.tied:  # the per-token scale times the embedding, transposed
+            head_kernel = tf.transpose(embeddings) * head_kernel
+        (kernel, recurrent, bias), *deeper = lstms
+        layers = [(tf.matmul(embeddings, kernel) + bias, recurrent)] + [
+            (tf.concat([k, r], axis=0), b) for k, r, b in deeper
+        ]  # first: (vocab, 4 * units) table
         scaled = []
-        for (a, b), units in zip(layers, self.net.units, strict=True):
+        for (a, b), units in zip(layers, layout.units, strict=True):
             half = tf.constant(0.5, a.dtype)
             one = tf.ones([units], a.dtype)
             scale = tf.concat([half * one, half * one, one, half * one], axis=0)
             scaled.append((a * scale, b * scale))  # gates i, f, g, o
-        head = self.net.head
-        return scaled, head.bias + self._banned, tf.convert_to_tensor(head.kernel)
+        banned = tf.tensor_scatter_nd_update(
+            tf.zeros([layout.vocab]), [[PAD_ID], [OOV_ID]], [_NEG, _NEG]
+        )  # padding and out-of-vocabulary are never generated
+        return scaled, head_bias + banned, head_kernel, dense, projection
 
     def _recur(self, tokens, states, weights):
         """Advance the LSTM states by one token per row.
@@ -229,27 +348,28 @@ class Sampler:
 
     def _logits(self, x, weights):
         """Next-token logits (batch, vocab) from the top LSTM output."""
-        if self.net.dense is not None:
-            x = tf.nn.relu(tf.matmul(x, self.net.dense.kernel) + self.net.dense.bias)
-        if self.net.projection is not None:
-            x = tf.matmul(x, self.net.projection.kernel)
-        return tf.matmul(x, weights[2]) + weights[1]
+        _, bias, kernel, dense, projection = weights
+        if dense is not None:
+            x = tf.nn.relu(tf.matmul(x, dense[0]) + dense[1])
+        if projection is not None:
+            x = tf.matmul(x, projection)
+        return tf.matmul(x, kernel) + bias
 
     def _step(self, tokens, states, weights):
         """One token per row in, next-token logits and new states out."""
         x, states = self._recur(tokens, states, weights)
         return self._logits(x, weights), states  # (batch, vocab)
 
-    def _prefill(self, prompts, states, x, seen):
+    def _prefill(self, prompts, states, x, seen, raw):
         """Read one block of ``PREFILL_COLUMNS`` prompt columns.
 
         Takes and returns the carry: the states, the top layer's output
         ``x`` and the tokens ``seen`` so far; also returns the logits after
         the block. The same fused step as generation runs over the columns;
         padded steps leave a row's carry as it is. The output layer runs
-        once, after the last column.
+        once, after the last column. ``raw``: the network's weights.
         """
-        weights = self._weights()
+        weights = self._arrange(raw)
         batch = tf.shape(prompts)[0]
         # Columns padded in every row change nothing: start at the first
         # column holding a real token (prompts are left-padded).
@@ -273,7 +393,7 @@ class Sampler:
             tf.scatter_nd(
                 tf.reshape(tf.stack([rows, prompts], axis=-1), [-1, 2]),
                 tf.ones([tf.size(prompts)], tf.int32),
-                [batch, self.net.vocab_size],
+                [batch, self.vocab_size],
             )
             > 0
         )  # (batch, vocab): tokens in the prompt
@@ -314,6 +434,7 @@ class Sampler:
         penalty,
         eod_ban,
         stop_at_eod,
+        raw,
         flags,
     ):
         """Generate ``n`` tokens per row (fewer if every row ends first).
@@ -325,14 +446,15 @@ class Sampler:
         The other controls hold one value per row: ``top_k`` (0: off),
         ``top_p`` (1: off), the repetition ``penalty`` (1: off),
         ``eod_ban``, the steps from now for which a row cannot end its
-        document, and ``stop_at_eod``. Rows are independent, so rows of
-        different requests with different controls can share a batch.
+        document, and ``stop_at_eod``; ``raw`` holds the network's weights.
+        Rows are independent, so rows of different requests with different
+        controls can share a batch.
         Returns the tokens (batch, steps), padded with 0 after a row ends
         and after step ``n``, the number of steps run, and the new carry.
         """
         greedy_only, any_greedy, use_top_k, use_top_p, use_penalty, use_eod_ban = flags
-        weights = self._weights()
-        vocab = self.net.vocab_size
+        weights = self._arrange(raw)
+        vocab = self.vocab_size
         top_k = tf.minimum(top_k, vocab)
         penalty = penalty[:, None]  # (batch, 1)
         out = tf.zeros(tf.shape(uniforms), tf.int32)  # (steps, batch)
@@ -344,7 +466,9 @@ class Sampler:
             adjusted = logits
             if use_eod_ban:
                 banned = (i < eod_ban)[:, None]  # (batch, 1)
-                adjusted = tf.where(banned, adjusted + self._eod_ban, adjusted)
+                adjusted = tf.where(
+                    banned, adjusted + tf.one_hot(EOD_ID, vocab) * _NEG, adjusted
+                )
             if use_penalty:
                 # CTRL-style: make tokens already seen less likely.
                 penalised = tf.where(
@@ -372,32 +496,7 @@ class Sampler:
             logits, states = self._step(token, states, weights)
         return tf.transpose(out), steps, logits, states, seen, done
 
-    def prefill(self, prompts):
-        """Read left-padded prompts (batch, time): logits, states, seen, done.
-
-        The prompts are read ``PREFILL_COLUMNS`` columns per compiled call,
-        so one compiled function serves every prompt length.
-        """
-        prompts = np.asarray(prompts, dtype=np.int32)
-        batch, width = prompts.shape
-        blocks = max(1, -(-width // PREFILL_COLUMNS))
-        padded = np.full((batch, blocks * PREFILL_COLUMNS), PAD_ID, np.int32)
-        padded[:, padded.shape[1] - width :] = prompts
-        states = self.net.zero_states(batch)
-        x = states[-2]
-        seen = tf.zeros([batch, self.net.vocab_size], tf.bool)
-        for start in range(0, padded.shape[1], PREFILL_COLUMNS):
-            block = tf.constant(padded[:, start : start + PREFILL_COLUMNS])
-            logits, states, x, seen = self._run(
-                lambda jit: self._prefills[jit], (block, states, x, seen)
-            )
-        return logits, states, seen, tf.zeros([batch], tf.bool)
-
-    def decode(self, flags, args):
-        """Run the decode loop for ``flags`` on ``args``."""
-        return self._run(lambda jit: self.decoder(flags, jit_compile=jit), args)
-
-    def _run(self, function, args):
+    def run(self, function, args):
         """Call the XLA-compiled ``function(True)``; if XLA cannot compile it
         here, warn once and use the graph-executed ``function(False)``."""
         if self._jit:
@@ -424,36 +523,41 @@ class Sampler:
         the prompts and the controls' values are inputs.
         """
         key = (flags, jit_compile)
-        if key not in self._decoders:
-            vocab = self.net.vocab_size
-            state_specs = self._state_specs
-            steps_rows = tf.TensorSpec([None, None], tf.float32)
-            rows_i = tf.TensorSpec([None], tf.int32)
-            rows_f = tf.TensorSpec([None], tf.float32)
-
-            def decode(logits, states, seen, done, n, temperatures, uniforms,
-                       top_k, top_p, penalty, eod_ban, stop_at_eod):  # fmt: skip
-                return self._decode(
-                    logits, states, seen, done, n, temperatures, uniforms,
-                    top_k, top_p, penalty, eod_ban, stop_at_eod, flags,
-                )  # fmt: skip
-
-            self._decoders[key] = tf.function(
-                decode,
-                jit_compile=jit_compile,
-                input_signature=[
-                    tf.TensorSpec([None, vocab], tf.float32),
-                    state_specs,
-                    tf.TensorSpec([None, vocab], tf.bool),
-                    tf.TensorSpec([None], tf.bool),
-                    tf.TensorSpec([], tf.int32),  # steps to run
-                    steps_rows,  # temperatures (step, row)
-                    steps_rows,  # uniforms (step, row)
-                    rows_i,  # top_k per row
-                    rows_f,  # top_p per row
-                    rows_f,  # repetition penalty per row
-                    rows_i,  # steps with end-of-document banned, per row
-                    tf.TensorSpec([None], tf.bool),  # stop at end-of-document
-                ],
-            )
+        with self._lock:
+            if key not in self._decoders:
+                self._decoders[key] = self._make_decoder(flags, jit_compile)
         return self._decoders[key]
+
+    def _make_decoder(self, flags, jit_compile):
+        """A new compiled decode loop (see :meth:`decoder`)."""
+        vocab = self.vocab_size
+        steps_rows = tf.TensorSpec([None, None], tf.float32)
+        rows_i = tf.TensorSpec([None], tf.int32)
+        rows_f = tf.TensorSpec([None], tf.float32)
+
+        def decode(logits, states, seen, done, n, temperatures, uniforms,
+                   top_k, top_p, penalty, eod_ban, stop_at_eod, raw):  # fmt: skip
+            return self._decode(
+                logits, states, seen, done, n, temperatures, uniforms,
+                top_k, top_p, penalty, eod_ban, stop_at_eod, raw, flags,
+            )  # fmt: skip
+
+        return tf.function(
+            decode,
+            jit_compile=jit_compile,
+            input_signature=[
+                tf.TensorSpec([None, vocab], tf.float32),
+                self._state_specs,
+                tf.TensorSpec([None, vocab], tf.bool),
+                tf.TensorSpec([None], tf.bool),
+                tf.TensorSpec([], tf.int32),  # steps to run
+                steps_rows,  # temperatures (step, row)
+                steps_rows,  # uniforms (step, row)
+                rows_i,  # top_k per row
+                rows_f,  # top_p per row
+                rows_f,  # repetition penalty per row
+                rows_i,  # steps with end-of-document banned, per row
+                tf.TensorSpec([None], tf.bool),  # stop at end-of-document
+                self._weight_specs,  # the network's weights
+            ],
+        )

@@ -1,5 +1,8 @@
 """Generation controls, batching and streaming of LSTMTextGenerator."""
 
+import collections
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -288,16 +291,16 @@ def test_unknown_controls_are_named(gen):
 def compiled_programs(gen, monkeypatch, calls):
     """XLA programs (HLO text) of each compiled generation function that
     ``calls`` of ``gen.generate`` (prompts, max_new_tokens) ran."""
-    from sklstm._sampling import Sampler
+    from sklstm._sampling import Program
 
     seen = []
-    run = Sampler._run
+    run = Program.run
 
     def record(self, function, args):
         seen.append((function(True), args))
         return run(self, function, args)
 
-    monkeypatch.setattr(Sampler, "_run", record)
+    monkeypatch.setattr(Program, "run", record)
     for prompts, n in calls:
         gen.generate(prompts, max_new_tokens=n, random_state=0, stop_at_eod=False)
         gen.generate(prompts, max_new_tokens=n, stop="zzz", stop_at_eod=False)
@@ -328,3 +331,29 @@ def test_compiled_loops_serve_every_prompt_length_and_batch(gen, monkeypatch, ca
     # each time); batch sizes are bucketed. One program each must serve.
     programs = compiled_programs(gen, monkeypatch, calls)
     assert [len(p) for p in programs.values()] == [1] * len(programs)
+
+
+def test_models_of_one_shape_share_compiled_loops_but_not_weights(monkeypatch):
+    # The compiled loops take the weights as arguments, so a second model of
+    # the same shape reuses the first one's loops: each must still generate
+    # from its own weights, and from the weights training changed since.
+    from sklstm import _sampling
+
+    params = dict(
+        embedding_dim=8, units=16, sequence_length=16, epochs=2, validation_fraction=0
+    )
+    a = LSTMTextGenerator(**params, random_state=1).fit(DOCS)
+    b = LSTMTextGenerator(**params, random_state=2).fit(DOCS)
+    kwargs = dict(max_new_tokens=40, random_state=0, stop_at_eod=False)
+    shared = [m.generate(["the ", "a "], **kwargs) for m in (a, b)]
+    assert a._engine()[1].program is b._engine()[1].program
+    assert shared[0] != shared[1]
+    b.set_params(warm_start=True, epochs=1).fit(DOCS)  # weights change in place
+    shared.append(b.generate(["the ", "a "], **kwargs))
+    assert shared[2] != shared[1]
+
+    # Copies with loops of their own (an empty cache) generate the same texts.
+    monkeypatch.setattr(_sampling, "_PROGRAMS", collections.OrderedDict())
+    own = [pickle.loads(pickle.dumps(m)) for m in (a, b)]
+    assert own[0]._engine()[1].program is not a._engine()[1].program
+    assert [m.generate(["the ", "a "], **kwargs) for m in own] == shared[::2]
