@@ -18,7 +18,7 @@ from corpora import TINY_ARGS as TINY
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer
 from sklstm.callbacks import BestWeights
-from sklstm.cli import _join, main, read_documents, split_paragraphs
+from sklstm.cli import join_text, main, read_documents, split_paragraphs
 
 DOCS = {
     "a.txt": "the cat sat on the mat. the dog sat on the log.\n" * 3,
@@ -553,18 +553,18 @@ def test_pickle_files_load_only_when_trusted(word_joblib):
     assert status == 0, err
     fitted = joblib.load(word_joblib)
     continuation = fitted.generate("the", max_new_tokens=3, random_state=0)
-    assert out == _join(fitted.sequencer_, "the", continuation) + "\n"
+    assert out == join_text(fitted.sequencer_, "the", continuation) + "\n"
 
 
 def test_words_are_joined_as_the_sequencer_detokenises():
     word = TextSequencer(level="word", strip_punctuation=False).fit(["a (b) c."])
-    assert _join(word, "the", "cat sat") == "the cat sat"
-    assert _join(word, "the cat", ".") == "the cat."
-    assert _join(word, "see (", "this") == "see (this"
-    assert _join(word, "the ", "cat") == "the cat"
-    assert _join(word, "", "cat") == "cat"
+    assert join_text(word, "the", "cat sat") == "the cat sat"
+    assert join_text(word, "the cat", ".") == "the cat."
+    assert join_text(word, "see (", "this") == "see (this"
+    assert join_text(word, "the ", "cat") == "the cat"
+    assert join_text(word, "", "cat") == "cat"
     char = TextSequencer().fit(["ab"])
-    assert _join(char, "a", "b") == "ab"
+    assert join_text(char, "a", "b") == "ab"
 
 
 # -------------------------------------------------------------- interactive

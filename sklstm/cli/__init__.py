@@ -33,7 +33,7 @@ from sklstm.cli._shared import (
     PROG,
     UsageError,
     UserError,
-    _join,
+    join_text,
     load_model,
     read_documents,
     split_paragraphs,
@@ -58,5 +58,5 @@ __all__ = [
     "read_documents",
     "split_paragraphs",
     "train_params",
-    "_join",
+    "join_text",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sklstm.cli._shared import UsageError, read_documents
 
 
-def _add_copies_arguments(parser, samples=False):
+def add_copies_arguments(parser, samples=False):
     """Options of the copied-text report (generate, evaluate)."""
     parser.add_argument(
         "--check-copies",
@@ -50,7 +50,7 @@ def _add_copies_arguments(parser, samples=False):
 SHOWN_COPIES = 5
 
 
-def _copies_corpus(args, samples=False):
+def copies_corpus(args, samples=False):
     """(documents, description) of --check-copies, or None without it."""
     if not args.check_copies:
         return None
@@ -89,7 +89,7 @@ def sample_copies(fitted, docs, args):
     )
 
 
-def _copies_summary(report, where):
+def copies_summary(report, where):
     return (
         f"{report['copied_fraction']:.1%} of {report['total_chars']:,} "
         f"characters lie in copies of at least {report['min_chars']:,} "
@@ -98,7 +98,7 @@ def _copies_summary(report, where):
     )
 
 
-def _copies_table(report, label):
+def copies_table(report, label):
     """The longest copies, one a line: where in the text and in the corpus."""
     spans = sorted(report["spans"], key=lambda s: (-s["length"], s["text"], s["start"]))
     lines = [

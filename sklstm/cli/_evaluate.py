@@ -7,18 +7,18 @@ import json
 import math
 
 from sklstm.cli._copied import (
-    _add_copies_arguments,
-    _copies_corpus,
-    _copies_summary,
-    _copies_table,
+    add_copies_arguments,
+    copies_corpus,
+    copies_summary,
+    copies_table,
     sample_copies,
 )
 from sklstm.cli._shared import (
-    _add_model_argument,
-    _fitted,
-    _out,
-    _table,
+    add_model_argument,
+    fitted_model,
+    format_table,
     load_model,
+    print_out,
     read_documents,
 )
 
@@ -40,7 +40,7 @@ examples:
 """
 
 
-def _add_evaluate_parser(subparsers):
+def add_evaluate_parser(subparsers):
     p = subparsers.add_parser(
         "evaluate",
         help="bits per character and perplexity on text files",
@@ -48,7 +48,7 @@ def _add_evaluate_parser(subparsers):
         epilog=_EVALUATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_argument(p)
+    add_model_argument(p)
     p.add_argument("paths", nargs="+", metavar="PATH", help="text files or folders")
     p.add_argument(
         "--pattern",
@@ -57,14 +57,14 @@ def _add_evaluate_parser(subparsers):
         help="file name pattern in folders (default: %(default)s)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_copies_arguments(p, samples=True)
+    add_copies_arguments(p, samples=True)
     p.set_defaults(func=cmd_evaluate)
     return p
 
 
 def evaluate(fitted, docs):
     """Measures of ``docs`` under a fitted model, as a dict."""
-    lm = _fitted(fitted, "evaluate", text=True)
+    lm = fitted_model(fitted, "evaluate", text=True)
     ids = lm.encode(docs)
     loglik = float(lm.generator.score_samples(ids).sum())
     n_tokens = sum(len(s) + 1 for s in ids)  # + end-of-document
@@ -82,18 +82,18 @@ def evaluate(fitted, docs):
 
 
 def cmd_evaluate(args):
-    corpus = _copies_corpus(args, samples=True)
+    corpus = copies_corpus(args, samples=True)
     fitted = load_model(args.model, args.trust_pickle)
     docs, where = read_documents(args.paths, args.pattern)
     result = evaluate(fitted, docs)
     if corpus is not None:
         result["copies"] = sample_copies(fitted, corpus[0], args)
     if args.json:
-        _out(json.dumps({"model": args.model, **result}, indent=2))
+        print_out(json.dumps({"model": args.model, **result}, indent=2))
         return 0
-    _out(f"{args.model} on {where}")
-    _out(
-        _table(
+    print_out(f"{args.model} on {where}")
+    print_out(
+        format_table(
             [
                 ["documents", f"{result['documents']:,}"],
                 [
@@ -112,9 +112,9 @@ def cmd_evaluate(args):
     )
     if corpus is not None:
         report = result["copies"]
-        _out(
+        print_out(
             f"\ncopied text in {args.copy_samples} sample(s) of up to "
-            f"{args.copy_tokens} tokens (seed 0): {_copies_summary(report, corpus[1])}"
+            f"{args.copy_tokens} tokens (seed 0): {copies_summary(report, corpus[1])}"
         )
-        _out(_copies_table(report, "sample"))
+        print_out(copies_table(report, "sample"))
     return 0

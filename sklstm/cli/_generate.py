@@ -6,22 +6,22 @@ import argparse
 import sys
 
 from sklstm.cli._copied import (
-    _add_copies_arguments,
-    _copies_corpus,
-    _copies_summary,
-    _copies_table,
+    add_copies_arguments,
     check_copies,
+    copies_corpus,
+    copies_summary,
+    copies_table,
 )
-from sklstm.cli._interactive import _INTERACTIVE_HELP, interactive
-from sklstm.cli._options import _fmt_default, _temperature, _unescape
+from sklstm.cli._interactive import INTERACTIVE_HELP, interactive
+from sklstm.cli._options import format_default, temperature_option, unescape
 from sklstm.cli._shared import (
     UsageError,
-    _add_model_argument,
-    _fitted,
-    _join,
-    _out,
-    _read_text,
+    add_model_argument,
+    fitted_model,
+    join_text,
     load_model,
+    print_out,
+    read_text,
 )
 
 _GENERATE_EPILOG = """\
@@ -45,14 +45,14 @@ examples:
   echo "The value" | sklstm generate model.sklstm - --stop '\\n\\n' --seed 0
   sklstm generate model.sklstm "The " --interactive --top-n 5
   sklstm generate model.sklstm "The " --check-copies corpus/ --min-chars 40
-""".format(interactive=_INTERACTIVE_HELP.split("\n", 1)[1])
+""".format(interactive=INTERACTIVE_HELP.split("\n", 1)[1])
 
 
-def _add_generate_parser(subparsers, lib):
+def add_generate_parser(subparsers, lib):
     controls = lib[1] if lib else {}
 
     def show(name):
-        return _fmt_default(controls.get(name)) if lib else "see generate"
+        return format_default(controls.get(name)) if lib else "see generate"
 
     p = subparsers.add_parser(
         "generate",
@@ -61,7 +61,7 @@ def _add_generate_parser(subparsers, lib):
         epilog=_GENERATE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_argument(p)
+    add_model_argument(p)
     p.add_argument(
         "prompt",
         nargs="?",
@@ -74,7 +74,7 @@ def _add_generate_parser(subparsers, lib):
     )
     _add_sampling_options(p, show)
     _add_text_options(p, show)
-    _add_copies_arguments(p)
+    add_copies_arguments(p)
     p.set_defaults(func=cmd_generate)
     return p
 
@@ -97,7 +97,7 @@ def _add_sampling_options(p, show):
     p.add_argument(
         "--temperature",
         metavar="T",
-        type=_temperature,
+        type=temperature_option,
         help="sampling temperature; 0 is greedy (always the most likely "
         "token); comma-separated values give one per new token, the last "
         f"repeating (default: {show('temperature')})",
@@ -129,7 +129,7 @@ def _add_text_options(p, show):
     p.add_argument(
         "--stop",
         action="append",
-        type=_unescape,
+        type=unescape,
         metavar="TEXT",
         help="stop before this text; repeat for several",
     )
@@ -179,7 +179,7 @@ def _read_prompt(args):
     if args.prompt_file is not None:
         if args.prompt is not None:
             raise UsageError("give the prompt as PROMPT or --prompt-file, not both")
-        text = _read_text(args.prompt_file)
+        text = read_text(args.prompt_file)
     elif args.prompt == "-":
         if args.interactive:
             raise UsageError(
@@ -220,9 +220,9 @@ def cmd_generate(args):
         raise UsageError(
             "--check-copies reports on generated text; not with --interactive"
         )
-    corpus = _copies_corpus(args)
+    corpus = copies_corpus(args)
     fitted = load_model(args.model, args.trust_pickle)
-    lm = _fitted(fitted, "generate", text=True)
+    lm = fitted_model(fitted, "generate", text=True)
     sequencer = lm.sequencer
     controls = _controls(args)
     if args.interactive:
@@ -240,7 +240,7 @@ def cmd_generate(args):
     generated = [[] for _ in range(n)]  # the pieces printed, per sequence
     for i, text in enumerate(texts):
         if n > 1:
-            _out(f"{'' if i == 0 else chr(10)}--- sequence {i + 1} of {n} ---")
+            print_out(f"{'' if i == 0 else chr(10)}--- sequence {i + 1} of {n} ---")
         sys.stdout.write(echo)
         sys.stdout.flush()
         last, first = echo, True
@@ -248,7 +248,7 @@ def cmd_generate(args):
             if not piece:
                 continue
             if first:  # a space between words, if needed
-                piece = _join(sequencer, echo, piece)[len(echo) :]
+                piece = join_text(sequencer, echo, piece)[len(echo) :]
                 first = False
             sys.stdout.write(piece)
             sys.stdout.flush()
@@ -260,6 +260,6 @@ def cmd_generate(args):
     if corpus is not None:
         texts = ["".join(pieces) for pieces in generated]
         report = check_copies(texts, corpus[0], args.min_chars)
-        _out(f"\ncopied text: {_copies_summary(report, corpus[1])}")
-        _out(_copies_table(report, "sequence"))
+        print_out(f"\ncopied text: {copies_summary(report, corpus[1])}")
+        print_out(copies_table(report, "sequence"))
     return 0

@@ -6,12 +6,12 @@ import argparse
 import json
 
 from sklstm.cli._shared import (
-    _add_model_argument,
-    _fitted,
-    _format_value,
-    _out,
-    _table,
+    add_model_argument,
+    fitted_model,
+    format_table,
+    format_value,
     load_model,
+    print_out,
 )
 
 _INFO_EPILOG = """\
@@ -24,7 +24,7 @@ examples:
 """
 
 
-def _add_info_parser(subparsers):
+def add_info_parser(subparsers):
     p = subparsers.add_parser(
         "info",
         help="parameters, vocabulary and training history of a model",
@@ -32,7 +32,7 @@ def _add_info_parser(subparsers):
         epilog=_INFO_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_argument(p)
+    add_model_argument(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
     return p
@@ -40,7 +40,7 @@ def _add_info_parser(subparsers):
 
 def describe(fitted):
     """What ``sklstm info`` reports, as plain data."""
-    lm = _fitted(fitted, "info")
+    lm = fitted_model(fitted, "info")
     model, sequencer = lm.generator, lm.sequencer
     params = {
         k: v
@@ -75,7 +75,7 @@ def _history_table(history, best_epoch):
             values = history[key]
             cells.append(f"{values[e]:.4f}" if e < len(values) else "")
         rows.append(cells)
-    return _table(rows, header=["epoch", *keys])
+    return format_table(rows, header=["epoch", *keys])
 
 
 def _json_default(value):
@@ -90,12 +90,14 @@ def cmd_info(args):
     fitted = load_model(args.model, args.trust_pickle)
     info = describe(fitted)
     if args.json:
-        _out(json.dumps({"model": args.model, **info}, indent=2, default=_json_default))
+        print_out(
+            json.dumps({"model": args.model, **info}, indent=2, default=_json_default)
+        )
         return 0
     level = info["level"] or "token ids (no sequencer)"
-    _out(f"{args.model}: {info['type']}")
-    _out(
-        _table(
+    print_out(f"{args.model}: {info['type']}")
+    print_out(
+        format_table(
             [
                 ["level", level],
                 ["vocabulary size", f"{info['vocab_size']:,}"],
@@ -105,9 +107,9 @@ def cmd_info(args):
             ]
         )
     )
-    _out("\nparameters:")
-    _out(_table([[k, _format_value(v)] for k, v in info["params"].items()]))
+    print_out("\nparameters:")
+    print_out(format_table([[k, format_value(v)] for k, v in info["params"].items()]))
     if info["history"]:
-        _out("\nhistory (* marks the best epoch, whose weights the model holds):")
-        _out(_history_table(info["history"], info["best_epoch"]))
+        print_out("\nhistory (* marks the best epoch, whose weights the model holds):")
+        print_out(_history_table(info["history"], info["best_epoch"]))
     return 0

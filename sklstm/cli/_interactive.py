@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 import sys
 
-from sklstm.cli._shared import _join
+from sklstm.cli._shared import join_text
 
 # Characters of the current text shown at each step of --interactive.
 SHOWN_CHARS = 400
 
 EOD_LABEL = "<end of document>"
 
-_INTERACTIVE_HELP = """\
+INTERACTIVE_HELP = """\
 commands:
   NUMBER      append that token
   :g [N]      let the model generate N tokens (default: --max-new-tokens)
@@ -89,7 +89,7 @@ class _Text:
         text = ""
         for typed, ids in parts:
             piece = self.run_text(ids) if typed is None else typed
-            text = _join(self.sequencer, text, piece)
+            text = join_text(self.sequencer, text, piece)
         return text
 
 
@@ -195,7 +195,7 @@ class Interactive:
         return "leave"
 
     def help(self, arg):
-        self.out.write(_INTERACTIVE_HELP + "\n")
+        self.out.write(INTERACTIVE_HELP + "\n")
 
     def again(self, arg):
         self.choices = self.show()

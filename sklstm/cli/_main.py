@@ -7,14 +7,14 @@ import os
 import sys
 import warnings
 
-from sklstm.cli._evaluate import _add_evaluate_parser
-from sklstm.cli._generate import _add_generate_parser
-from sklstm.cli._info import _add_info_parser
+from sklstm.cli._evaluate import add_evaluate_parser
+from sklstm.cli._generate import add_generate_parser
+from sklstm.cli._info import add_info_parser
 from sklstm.cli._options import library_defaults
-from sklstm.cli._plot import _add_plot_parser
-from sklstm.cli._serve import _add_serve_parser
-from sklstm.cli._shared import PROG, UsageError, UserError, _err, _show_warning
-from sklstm.cli._train import _add_train_parser
+from sklstm.cli._plot import add_plot_parser
+from sklstm.cli._serve import add_serve_parser
+from sklstm.cli._shared import PROG, UsageError, UserError, print_error, warning_printer
+from sklstm.cli._train import add_train_parser
 
 COMMANDS = ("train", "generate", "evaluate", "info", "plot", "serve")
 
@@ -48,12 +48,12 @@ def build_parser(command=None):
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parser.commands = {
-        "train": _add_train_parser(subparsers, lib),
-        "generate": _add_generate_parser(subparsers, lib),
-        "evaluate": _add_evaluate_parser(subparsers),
-        "info": _add_info_parser(subparsers),
-        "plot": _add_plot_parser(subparsers),
-        "serve": _add_serve_parser(subparsers),
+        "train": add_train_parser(subparsers, lib),
+        "generate": add_generate_parser(subparsers, lib),
+        "evaluate": add_evaluate_parser(subparsers),
+        "info": add_info_parser(subparsers),
+        "plot": add_plot_parser(subparsers),
+        "serve": add_serve_parser(subparsers),
     }
     return parser
 
@@ -73,23 +73,23 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else 2
     except KeyboardInterrupt:  # while TensorFlow loads
-        _err(command, "error", "interrupted")
+        print_error(command, "error", "interrupted")
         return 130
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", UserWarning)
         warnings.simplefilter("always", RuntimeWarning)
-        warnings.showwarning = _show_warning(args.command)
+        warnings.showwarning = warning_printer(args.command)
         try:
             return args.func(args)
         except UsageError as exc:
             parser.commands[args.command].print_usage(sys.stderr)
-            _err(args.command, "error", str(exc))
+            print_error(args.command, "error", str(exc))
             return 2
         except UserError as exc:
-            _err(args.command, "error", str(exc))
+            print_error(args.command, "error", str(exc))
         except (ValueError, TypeError) as exc:
-            _err(args.command, "error", str(exc))
+            print_error(args.command, "error", str(exc))
         except BrokenPipeError:
             # The reader went away (``| head``): stop quietly.
             try:
@@ -99,12 +99,12 @@ def main(argv=None):
                 pass
             return 141
         except FileNotFoundError as exc:
-            _err(args.command, "error", f"{exc.filename!r}: no such file")
+            print_error(args.command, "error", f"{exc.filename!r}: no such file")
         except OSError as exc:
             name = f"{exc.filename!r}: " if exc.filename else ""
-            _err(args.command, "error", f"{name}{exc.strerror or exc}")
+            print_error(args.command, "error", f"{name}{exc.strerror or exc}")
         except KeyboardInterrupt:
             sys.stdout.write("\n")
-            _err(args.command, "error", "interrupted")
+            print_error(args.command, "error", "interrupted")
             return 130
         return 1

@@ -40,7 +40,7 @@ def _units(text):
     return values[0] if len(values) == 1 else values
 
 
-def _temperature(text):
+def temperature_option(text):
     """``0.7`` -> 0.7, ``1.0,0.5`` -> [1.0, 0.5] (one value per new token)."""
     try:
         values = [float(part) for part in text.split(",")]
@@ -51,7 +51,7 @@ def _temperature(text):
     return values[0] if len(values) == 1 else values
 
 
-def _unescape(text):
+def unescape(text):
     r"""Turn ``\n``, ``\t``, ``\r`` and ``\\`` into the characters they name."""
     return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
 
@@ -70,7 +70,7 @@ def library_defaults():
     return params, controls
 
 
-def _fmt_default(value):
+def format_default(value):
     if value is None:
         return "none"
     if isinstance(value, tuple):
@@ -122,7 +122,7 @@ class Option:
             default, shown = None, "see LSTMTextGenerator"
         else:
             default = params.get(self.param)
-            shown = _fmt_default(default)
+            shown = format_default(default)
         kw = {"type": self.type, "metavar": self.metavar, "choices": self.choices}
         parser.add_argument(
             *self.names,

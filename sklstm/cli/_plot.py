@@ -6,11 +6,11 @@ import argparse
 
 from sklstm.cli._shared import (
     UserError,
-    _add_model_argument,
-    _check_output,
-    _fitted,
-    _out,
+    add_model_argument,
+    check_output_path,
+    fitted_model,
     load_model,
+    print_out,
 )
 
 _PLOT_EPILOG = """\
@@ -25,7 +25,7 @@ examples:
 """
 
 
-def _add_plot_parser(subparsers):
+def add_plot_parser(subparsers):
     p = subparsers.add_parser(
         "plot",
         help="save the learning curves of a model as an image",
@@ -33,7 +33,7 @@ def _add_plot_parser(subparsers):
         epilog=_PLOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_argument(p)
+    add_model_argument(p)
     p.add_argument(
         "-o",
         "--output",
@@ -53,12 +53,12 @@ def cmd_plot(args):
         _import_figure()
     except ImportError as exc:
         raise UserError(str(exc)) from None
-    _check_output(args.output)
+    check_output_path(args.output)
     fitted = load_model(args.model, args.trust_pickle)
-    model = _fitted(fitted, "plot").generator
+    model = fitted_model(fitted, "plot").generator
     plot_history(fitted, args.output)
     n = len(model.history_.get("loss", []))
-    _out(
+    print_out(
         f"Saved the learning curves of {n} epoch{'s' if n != 1 else ''} "
         f"(best: epoch {model.best_epoch_ + 1}) to {args.output}"
     )

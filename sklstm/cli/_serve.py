@@ -8,10 +8,10 @@ import os
 from sklstm.cli._shared import (
     UsageError,
     UserError,
-    _add_model_argument,
-    _err,
-    _fitted,
+    add_model_argument,
+    fitted_model,
     load_model,
+    print_error,
 )
 
 _SERVE_EPILOG = """\
@@ -33,7 +33,7 @@ examples:
 """
 
 
-def _add_serve_parser(subparsers):
+def add_serve_parser(subparsers):
     p = subparsers.add_parser(
         "serve",
         help="serve a model over HTTP (OpenAI-compatible API, playground page)",
@@ -41,7 +41,7 @@ def _add_serve_parser(subparsers):
         epilog=_SERVE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _add_model_argument(p)
+    add_model_argument(p)
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
@@ -92,11 +92,11 @@ def cmd_serve(args):
     except ImportError as exc:
         raise UserError(str(exc)) from None
     fitted = load_model(args.model, args.trust_pickle)
-    _fitted(fitted, "serve", text=True)  # a generator, pipeline or search, fitted
+    fitted_model(fitted, "serve", text=True)  # a generator, pipeline or search, fitted
     name = args.model_name or os.path.splitext(os.path.basename(args.model))[0]
     api_key = args.api_key or os.environ.get("SKLSTM_API_KEY") or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and api_key is None:
-        _err("serve", "warning", f"serving {args.host} without an API key")
+        print_error("serve", "warning", f"serving {args.host} without an API key")
     try:
         _serve(fitted, args, name, api_key)
     except KeyboardInterrupt:  # Ctrl+C: the server has shut down cleanly

@@ -25,31 +25,31 @@ class UsageError(Exception):
     """A wrong combination of arguments: exit status 2, as argparse."""
 
 
-def _out(text="", end="\n"):
+def print_out(text="", end="\n"):
     sys.stdout.write(text + end)
 
 
-def _err(command, kind, message):
+def print_error(command, kind, message):
     where = PROG if command is None else f"{PROG} {command}"
     sys.stderr.write(f"{where}: {kind}: {message}\n")
 
 
-def _show_warning(command):
+def warning_printer(command):
     """A ``warnings.showwarning`` that prints one tidy line per warning."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        _err(command, "warning", str(message))
+        print_error(command, "warning", str(message))
 
     return show
 
 
-def _format_value(value):
+def format_value(value):
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _table(rows, header=None):
+def format_table(rows, header=None):
     """Left-aligned first column, right-aligned others."""
     rows = [[str(c) for c in row] for row in rows]
     if header is not None:
@@ -65,7 +65,7 @@ def _table(rows, header=None):
     return "\n".join(lines)
 
 
-def _find_files(paths, pattern):
+def find_files(paths, pattern):
     files = []
     for path in paths:
         if os.path.isdir(path):
@@ -89,7 +89,7 @@ def _find_files(paths, pattern):
     return files
 
 
-def _read_text(path):
+def read_text(path):
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
@@ -113,8 +113,8 @@ def read_documents(paths, pattern="*.txt"):
     whole documents can still be held out for validation. Documents holding
     only whitespace are dropped.
     """
-    files = _find_files(paths, pattern)
-    texts = [_read_text(path) for path in files]
+    files = find_files(paths, pattern)
+    texts = [read_text(path) for path in files]
     if len(files) == 1:
         docs = split_paragraphs(texts[0])
         where = f"{files[0]} (split into paragraphs at blank lines)"
@@ -172,14 +172,14 @@ def load_model(path, trust_pickle=False):
     return sklstm.load(path)
 
 
-def _fitted(fitted, command, *, text=False):
+def fitted_model(fitted, command, *, text=False):
     """The language model of what a file held (see sklstm._resolve.resolve)."""
     from sklstm._resolve import resolve
 
     return resolve(fitted, command, text=text, source="the file")
 
 
-def _join(sequencer, text, addition):
+def join_text(sequencer, text, addition):
     """``text + addition``, with a space between words at word level."""
     if (
         not text
@@ -197,7 +197,7 @@ def _join(sequencer, text, addition):
     return text + joined[1 : len(joined) - len(first)] + addition
 
 
-def _add_model_argument(parser):
+def add_model_argument(parser):
     parser.add_argument("model", metavar="MODEL", help="a saved model file")
     parser.add_argument(
         "--trust-pickle",
@@ -207,7 +207,7 @@ def _add_model_argument(parser):
     )
 
 
-def _check_output(path):
+def check_output_path(path):
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UserError(f"output {path!r} is a folder; give a file name")

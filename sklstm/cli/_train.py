@@ -13,10 +13,10 @@ from sklstm.cli._options import TRAIN_OPTIONS, train_params
 from sklstm.cli._shared import (
     PICKLE_SUFFIXES,
     UsageError,
-    _check_output,
-    _err,
-    _find_files,
-    _out,
+    check_output_path,
+    find_files,
+    print_error,
+    print_out,
     read_documents,
 )
 
@@ -42,7 +42,7 @@ examples:
 """
 
 
-def _add_train_parser(subparsers, lib):
+def add_train_parser(subparsers, lib):
     p = subparsers.add_parser(
         "train",
         help="train a model on text files or the embedded corpus",
@@ -103,7 +103,7 @@ def _training_documents(args):
     if args.stream:
         if not args.paths:
             raise UsageError("--stream reads files: give them as PATH arguments")
-        docs = _find_files(args.paths, args.pattern)
+        docs = find_files(args.paths, args.pattern)
         return docs, f"{len(docs)} file{'s' if len(docs) != 1 else ''}, streamed"
     if args.paths:
         return read_documents(args.paths, args.pattern)
@@ -116,10 +116,12 @@ def _announce(args, docs, where):
         return
     if args.stream:
         size = sum(os.path.getsize(path) for path in docs)
-        _out(f"Training on {size:,} bytes of text from {where}.")
+        print_out(f"Training on {size:,} bytes of text from {where}.")
     else:
         chars = sum(len(doc) for doc in docs)
-        _out(f"Training on {len(docs)} documents ({chars:,} characters) from {where}.")
+        print_out(
+            f"Training on {len(docs)} documents ({chars:,} characters) from {where}."
+        )
     sys.stdout.flush()
 
 
@@ -127,7 +129,7 @@ def cmd_train(args):
     from sklstm import LSTMTextGenerator
 
     docs, where = _training_documents(args)
-    _check_output(args.output)
+    check_output_path(args.output)
     if args.quiet:
         verbose = 0
     else:
@@ -153,21 +155,25 @@ def cmd_train(args):
     try:
         model.fit(docs)
     except KeyboardInterrupt:
-        _err("train", "error", "interrupted before training started; nothing saved")
+        print_error(
+            "train", "error", "interrupted before training started; nothing saved"
+        )
         return 130
     finally:
         warnings.showwarning = show
     seconds = time.perf_counter() - start
     if interrupted and model.n_epochs_ == 0:
-        _err("train", "error", "interrupted before an epoch finished; nothing saved")
+        print_error(
+            "train", "error", "interrupted before an epoch finished; nothing saved"
+        )
         return 130
     _save(model, args.output)
     if interrupted:
-        _err(
+        print_error(
             "train",
             "warning",
             f"training was interrupted; the model (weights of epoch "
             f"{model.best_epoch_ + 1}) was saved to {args.output}",
         )
-    _out(_train_summary(model, seconds, args.output))
+    print_out(_train_summary(model, seconds, args.output))
     return 0
