@@ -1,4 +1,5 @@
-"""Fitted models shared by the test modules, each trained once per session.
+"""Fitted models shared by the test modules, each trained once per session
+(or once per module that uses it, where the fixture says so).
 
 Every fixture here is read only: a test that changes a fitted model (its
 parameters, weights or fitted attributes) works on its own copy, for example
@@ -7,7 +8,7 @@ parameters, weights or fitted attributes) works on its own copy, for example
 
 import joblib
 import pytest
-from corpora import PROVERBS, SENTENCES, SMALL, TINY
+from corpora import PROVERBS, SAYINGS, SENTENCES, SMALL, TINY
 from sklearn.pipeline import make_pipeline
 
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -40,3 +41,24 @@ def served_files(served_model, tmp_path_factory):
     served_model.save(folder / "tiny.sklstm")
     joblib.dump(served_model, folder / "tiny.joblib")
     return folder
+
+
+@pytest.fixture(scope="session")
+def saved(served_files):
+    """served_files, under the name of the serving tests."""
+    return served_files
+
+
+@pytest.fixture(scope="session")
+def gen():
+    """Two LSTM layers and a Dense layer, on SAYINGS: what the generation and
+    sampling tests generate with."""
+    return LSTMTextGenerator(
+        embedding_dim=8,
+        units=(24, 16),
+        dense_units=12,
+        sequence_length=16,
+        epochs=2,
+        validation_fraction=0,
+        random_state=0,
+    ).fit(SAYINGS)

@@ -15,18 +15,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from corpora import SMALL
+from corpora import PATTERN
+from corpora import PATTERNS as CORPUS
+from corpora import SMALL_SHORT as TINY
 from sklearn.exceptions import NotFittedError
 
 from sklstm import LSTMTextGenerator, TextSequencer
-from sklstm._fitting import split_documents
 
 PAD, OOV, EOD = 0, 1, 2
 
-# Many short identical documents: the stream reads "<eod> a b c ... h <eod> a ...",
-# so every token determines the next one and a small model learns it in 3 epochs.
-PATTERN = "abcdefgh"
-CORPUS = [PATTERN] * 200
+# CORPUS, PATTERN repeated (see corpora.py): a small model learns it in 3 epochs.
 TEXT_PARAMS = dict(
     embedding_dim=8,
     units=(32, 32),
@@ -52,9 +50,6 @@ ID_PARAMS = dict(
     validation_fraction=0,
     random_state=0,
 )
-
-# Cheap settings for tests that fit their own model.
-TINY = dict(SMALL, sequence_length=10, batch_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -322,39 +317,6 @@ def test_one_document_holds_out_its_end():
     assert set(gen.history_) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     tail = doc[-7:]  # round(0.15 * 48) characters
     assert -gen.score([tail]) == pytest.approx(gen.history_["val_loss"][-1], rel=1e-4)
-
-
-@pytest.mark.parametrize("on_disk", [False, True], ids=["lists", "IdCorpus"])
-def test_too_few_documents_hold_out_the_end_of_each(on_disk, tmp_path):
-    # round(0.1 * 3) is 0 whole documents: the last tenth of each instead.
-    docs = ["a" * 40, "b" * 30, "c" * 4]
-    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.1))
-    if on_disk:
-        paths = []
-        for i, doc in enumerate(docs):
-            (tmp_path / f"{i}.txt").write_text(doc, encoding="utf-8")
-            paths.append(str(tmp_path / f"{i}.txt"))
-        seq = TextSequencer(input="filename").fit(paths)
-        ids = seq.transform(paths)
-    else:
-        seq = TextSequencer().fit(docs)
-        ids = seq.transform(docs)
-    rng = np.random.RandomState(0)
-    train, val = split_documents(ids, gen.validation_fraction, rng)
-    assert seq.inverse_transform(list(train)) == ["a" * 36, "b" * 27, "c" * 4]
-    # "c" gives none: 0.4 rounds to 0.
-    assert seq.inverse_transform(list(val)) == ["a" * 4, "b" * 3]
-
-
-def test_whole_documents_are_held_out_when_there_are_enough():
-    docs = [f"{c}" * 30 for c in "abcdefghij"]  # round(0.2 * 10) = 2 documents
-    seq = TextSequencer().fit(docs)
-    gen = LSTMTextGenerator(**dict(TINY, validation_fraction=0.2))
-    rng = np.random.RandomState(0)
-    train, val = split_documents(seq.transform(docs), gen.validation_fraction, rng)
-    held_out = seq.inverse_transform(val)
-    assert len(held_out) == 2 and set(held_out) < set(docs)
-    assert sorted(seq.inverse_transform(train) + held_out) == docs
 
 
 def test_text_too_short_to_hold_out_a_token_warns_and_trains_without():
@@ -627,89 +589,6 @@ def test_generate_validates_controls(text_model, kwargs, message):
 
 # --------------------------------------------------------------------------
 # parameters and input checks
-
-
-@pytest.mark.parametrize(
-    "params, error, message",
-    [
-        (
-            {"units": 0},
-            ValueError,
-            "The 'units' parameter of LSTMTextGenerator must be an int >= 1 or a "
-            "non-empty tuple of ints >= 1. Got 0 instead.",
-        ),
-        (
-            {"units": ()},
-            ValueError,
-            r"The 'units' parameter of LSTMTextGenerator must be .* Got \(\) instead.",
-        ),
-        (
-            {"units": (16, 0)},
-            ValueError,
-            r"The 'units' parameter of LSTMTextGenerator must be .* "
-            r"Got \(16, 0\) instead.",
-        ),
-        (
-            {"dropout": 1.0},
-            ValueError,
-            "The 'dropout' parameter of LSTMTextGenerator must be a float >= 0 and "
-            "< 1. Got 1.0 instead.",
-        ),
-        (
-            {"epochs": 0},
-            ValueError,
-            "The 'epochs' parameter of LSTMTextGenerator must be an int >= 1 or "
-            "None. Got 0 instead.",
-        ),
-        (
-            {"epochs": None},
-            ValueError,
-            "LSTMTextGenerator needs a limit on training: epochs=None trains "
-            "until max_time runs out, but max_time is None too.",
-        ),
-        (
-            {"max_time": 0},
-            ValueError,
-            "The 'max_time' parameter of LSTMTextGenerator must be a float > 0 "
-            "or None. Got 0 instead.",
-        ),
-        (
-            {"learning_rate_schedule": "linear"},
-            ValueError,
-            "The 'learning_rate_schedule' parameter of LSTMTextGenerator must be "
-            "one of 'cosine', 'constant'. Got 'linear' instead.",
-        ),
-        (
-            {"stateful": 1},
-            ValueError,
-            "The 'stateful' parameter of LSTMTextGenerator must be a bool or "
-            "'auto'. Got 1 instead.",
-        ),
-        (
-            {"learning_rate": 0},
-            ValueError,
-            "The 'learning_rate' parameter of LSTMTextGenerator must be a "
-            r"float > 0. Got 0(\.0)? instead.",
-        ),
-        (
-            {"validation_fraction": 1.0},
-            ValueError,
-            "The 'validation_fraction' parameter of LSTMTextGenerator must be a "
-            "float >= 0 and < 1. Got 1.0 instead.",
-        ),
-        (
-            {"sequencer": "char"},
-            TypeError,
-            "The 'sequencer' parameter of LSTMTextGenerator must be a "
-            "TextSequencer or None. Got 'char' instead.",
-        ),
-    ],
-)
-def test_fit_validates_parameters(params, error, message):
-    gen = LSTMTextGenerator(**dict(TINY, **params))
-    with pytest.raises(error, match=message):
-        gen.fit(CORPUS[:10])
-    assert not hasattr(gen, "model_")
 
 
 SHORT_WINDOW = (

@@ -25,7 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer, bits_per_character
-from sklstm.cli import _join, main
+from sklstm.cli import join_text, main
 
 DOCS = SENTENCES
 # One train/test split: a search fits one candidate once, then refits it.
@@ -151,7 +151,7 @@ def test_the_command_line_reads_the_model_inside_a_saved_file(fitted, tmp_path):
         "--seed", "0",
     )  # fmt: skip
     assert status == 0, err
-    shown = _join(_sequencer(inner), PROMPT, _expected_text(inner, PROMPT, **GEN))
+    shown = join_text(_sequencer(inner), PROMPT, _expected_text(inner, PROMPT, **GEN))
     assert out == shown if shown.endswith("\n") else out == shown + "\n"
 
 

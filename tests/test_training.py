@@ -1,21 +1,19 @@
-"""Continuing training, fine-tuning and callbacks."""
+"""Time budget, learning-rate schedule, carried states and precision."""
 
-import io
-import re
-import sys
+import time
+import warnings
 
 import keras
 import numpy as np
 import pytest
-from sklearn.base import clone
 
-from sklstm import LSTMTextGenerator, TextSequencer, load_python_docs
-from sklstm.callbacks import SampleText
+import sklstm
+from sklstm import LSTMTextGenerator
 
 DOCS = [
-    "the cat sat on the mat and the dog sat on the log. " * 3,
-    "a bird sang in the tree while the cat slept. " * 3,
-    "the dog ran after the cat across the garden. " * 3,
+    "the cat sat on the mat and the dog sat on the log. " * 4,
+    "a bird sang in the tree while the cat slept. " * 4,
+    "the dog ran after the cat across the garden. " * 4,
 ]
 
 
@@ -24,6 +22,7 @@ def tiny(**params):
         embedding_dim=4,
         units=12,
         sequence_length=10,
+        batch_size=4,
         epochs=2,
         validation_fraction=0,
         early_stopping=False,
@@ -32,266 +31,152 @@ def tiny(**params):
     return LSTMTextGenerator(**{**base, **params})
 
 
-def weights(model):
-    return [w.copy() for w in model.model_.get_weights()]
+class RecordRates(keras.callbacks.Callback):
+    """Learning rate seen by every batch of the last fit (fit copies
+    callbacks, so the record is kept on the class)."""
+
+    rates = []
+
+    def on_train_begin(self, logs=None):
+        RecordRates.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        RecordRates.rates.append(float(self.model.optimizer.learning_rate))
 
 
-def test_partial_fit_builds_then_continues_one_epoch_at_a_time():
-    model = tiny().partial_fit(DOCS)
-    assert model.n_epochs_ == 1 and len(model.history_["loss"]) == 1
-    vocabulary = dict(model.sequencer_.vocabulary_)
-    before = weights(model)
-    model.partial_fit(DOCS)
-    assert model.n_epochs_ == 2 and len(model.history_["loss"]) == 2
-    assert model.sequencer_.vocabulary_ == vocabulary
-    assert any(
-        not np.array_equal(a, b) for a, b in zip(before, weights(model), strict=True)
-    )
-
-
-def test_continued_epochs_see_new_window_orders():
-    one_go = tiny(epochs=3, learning_rate_schedule="constant").fit(DOCS)
-    stepwise = tiny(epochs=1)
-    for _ in range(3):
-        stepwise.partial_fit(DOCS)
-    # Three one-epoch calls equal one three-epoch fit at a constant learning
-    # rate (partial_fit's): the data order follows the epoch number, not the
-    # call.
-    np.testing.assert_allclose(
-        stepwise.history_["loss"], one_go.history_["loss"], rtol=1e-5
-    )
-
-
-def test_warm_start_continues_from_current_weights():
-    model = tiny(warm_start=True).fit(DOCS)
-    first = list(model.history_["loss"])
-    model.fit(DOCS)
-    assert model.n_epochs_ == 4
-    assert model.history_["loss"][:2] == first
-    assert model.history_["loss"][2] < first[0]
-    cold = clone(model).set_params(warm_start=False).fit(DOCS)
-    assert cold.n_epochs_ == 2
-
-
-def test_warm_start_applies_a_new_learning_rate():
-    model = tiny(warm_start=True).fit(DOCS)
-    model.set_params(learning_rate=0.0005).fit(DOCS)
-    assert float(model.model_.optimizer.learning_rate) == pytest.approx(0.0005)
-
-
-def test_warm_start_refuses_a_different_network():
-    model = tiny(warm_start=True).fit(DOCS)
-    model.set_params(units=16)
-    with pytest.raises(
-        ValueError,
-        match=r"warm_start and partial_fit continue training the fitted network, "
-        r"which was built with units=\(12,\); the parameters now ask for "
-        r"units=\(16,\)\. Set warm_start=False",
-    ):
-        model.fit(DOCS)
-    assert model.model_.get_layer("lstm_0").units == 12  # still usable
-    model.generate("the ", max_new_tokens=5)
-
-
-@pytest.mark.parametrize(
-    "change, built",
-    [
-        (dict(dropout=0.2), "dropout=0.0"),
-        (dict(recurrent_dropout=0.1), "recurrent_dropout=0.0"),
-        (dict(l2=1e-4), "l2=0.0"),
-        (dict(dtype_policy="mixed_bfloat16"), "dtype_policy='float32'"),
-    ],
-)
-def test_warm_start_refuses_settings_the_network_was_built_with(change, built):
-    model = tiny(warm_start=True).fit(DOCS)
-    model.set_params(**change)
-    with pytest.raises(ValueError, match=f"built with {re.escape(built)}"):
-        model.partial_fit(DOCS)
-    model.set_params(**{k: v for k, v in tiny().get_params().items() if k in change})
-    model.partial_fit(DOCS)  # back to the built settings: continues
-
-
-def test_vocabulary_never_changes_unseen_tokens_are_oov_or_refused():
-    model = tiny().fit(DOCS)
-    vocabulary = dict(model.sequencer_.vocabulary_)
-    model.partial_fit(["ZZZ QQQ the cat"])  # Z and Q were never seen
-    assert model.sequencer_.vocabulary_ == vocabulary
-    strict = tiny(sequencer=TextSequencer(handle_unknown="error")).fit(DOCS)
-    before = weights(strict)
-    with pytest.raises(ValueError, match="handle_unknown='error' refuses them"):
-        strict.partial_fit(["ZZZ"])
-    assert all(
-        np.array_equal(a, b) for a, b in zip(before, weights(strict), strict=True)
-    )
-    assert strict.n_epochs_ == 2
-
-
-def test_fine_tuning_a_pretrained_model_beats_training_from_scratch():
-    # A larger general corpus, then a small one in a narrower style.
-    general = [doc[:2000] for doc in load_python_docs()[:40]]
-    words = ["if", "for", "while", "try", "with", "def", "class", "return",
-             "import", "raise", "yield", "assert", "del", "pass"]  # fmt: skip
-    sentences = [
-        f"The {word} statement is described in section {n}."
-        for n, word in enumerate(words)
-    ]
-    small, held_out = sentences[:10], sentences[10:]
-    params = dict(
-        embedding_dim=16,
-        units=64,
-        sequence_length=32,
-        batch_size=32,
-        validation_fraction=0,
-        early_stopping=False,
-        random_state=0,
-    )
-    model = LSTMTextGenerator(epochs=5, learning_rate=0.01, **params).fit(general)
-    vocabulary = dict(model.sequencer_.vocabulary_)
-    pretrained = model.score(held_out)
-    model.set_params(warm_start=True, epochs=10, learning_rate=0.003).fit(small)
-    scratch = LSTMTextGenerator(epochs=15, learning_rate=0.01, **params).fit(small)
-    assert model.sequencer_.vocabulary_ == vocabulary
-    assert model.score(held_out) > pretrained + 0.2
-    assert model.score(held_out) > scratch.score(held_out) + 0.5
-
-
-class Recorder(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.epochs = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs.append(epoch)
-
-
-def test_callback_instances_are_copied_and_never_hold_a_model():
-    recorder = Recorder()
-    model = tiny(callbacks=[recorder, Recorder]).fit(DOCS)
-    assert recorder.epochs == []  # fit used a copy
-    assert getattr(recorder, "_model", None) is None
-    twin = clone(model)
-    assert twin.callbacks[0] is not recorder
-    assert getattr(twin.callbacks[0], "_model", None) is None
-
-
-@pytest.mark.parametrize("stateful", [False, True])
-def test_keras_model_checkpoint_saves_the_network(tmp_path, stateful):
-    whole = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"))
-    weights = keras.callbacks.ModelCheckpoint(
-        str(tmp_path / "best.weights.h5"), save_weights_only=True
-    )
-    model = tiny(stateful=stateful, callbacks=[whole, weights]).fit(DOCS)
-    saved = keras.saving.load_model(tmp_path / "best.keras")
-    ids = model.sequencer_.transform(["the cat sat"])[0][None, :]
-    np.testing.assert_allclose(saved(ids), model.model_(ids), rtol=1e-5, atol=1e-6)
-    twin = tiny(epochs=1).fit(DOCS)
-    twin.model_.load_weights(tmp_path / "best.weights.h5")
-    np.testing.assert_allclose(
-        twin.model_(ids), model.model_(ids), rtol=1e-5, atol=1e-6
-    )
-
-
-def test_sample_text_prints_generated_text_every_n_epochs():
-    out = io.StringIO()
-    tiny(epochs=4, callbacks=[SampleText(every=2, prompt="the ", file=out)]).fit(DOCS)
-    lines = [line for line in out.getvalue().splitlines() if line]
-    assert [line.split("]")[0] for line in lines] == ["[epoch 2", "[epoch 4"]
-    assert all(
-        line.startswith(f"[epoch {e}] the ")
-        for e, line in zip((2, 4), lines, strict=True)
-    )
-
-
-def test_callbacks_holding_open_files_work(capsys):
-    callback = SampleText(every=1, prompt="a ", max_new_tokens=5, file=sys.stdout)
-    tiny(epochs=1, callbacks=[callback]).fit(DOCS)
-    assert capsys.readouterr().out.startswith("\n[epoch 1] a ")
-
-
-@pytest.mark.parametrize("callbacks", [Recorder(), ["x"], [int]])
-def test_invalid_callbacks_are_refused(callbacks):
-    with pytest.raises(TypeError, match="The 'callbacks' parameter of"):
-        tiny(callbacks=callbacks).fit(DOCS)
-
-
-class Interrupter(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == 2:
-            raise KeyboardInterrupt
-
-
-def test_ctrl_c_keeps_a_usable_model_with_the_best_weights_so_far():
-    model = tiny(epochs=5, early_stopping=False, callbacks=[Interrupter])
-    with pytest.warns(UserWarning, match=r"Training was interrupted after 2 epoch"):
-        model.fit(DOCS)
-    assert model.n_epochs_ == 2 and len(model.history_["loss"]) == 2
-    assert model.best_epoch_ == int(np.argmin(model.history_["loss"]))
-    assert np.isfinite(model.score(DOCS))
-    assert isinstance(model.generate("the ", max_new_tokens=5), str)
-
-
-class Saboteur(keras.callbacks.Callback):
-    """Poisons the weights during the second epoch."""
-
+class Slow(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
-        if self._epoch == 1:
-            kernel = self.model.get_layer("logits").kernel
-            kernel.assign(kernel * np.nan)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+        time.sleep(0.05)
 
 
-@pytest.mark.parametrize("early_stopping", [True, False])
-def test_nan_loss_stops_training_and_restores_good_weights(early_stopping):
-    model = tiny(epochs=4, early_stopping=early_stopping, callbacks=[Saboteur])
-    with pytest.warns(RuntimeWarning, match="became NaN or infinite in epoch 2"):
-        model.fit(DOCS)
-    assert model.n_epochs_ == 1
-    assert all(np.isfinite(w).all() for w in model.model_.get_weights())
-    assert np.isfinite(model.score(DOCS))
+# ------------------------------------------------------------- max_time
+def test_max_time_stops_training_and_keeps_a_usable_model():
+    model = tiny(epochs=None, max_time=0.5, callbacks=[Slow]).fit(DOCS)
+    # Stopped by the clock, not by an epoch count: the last epoch was cut
+    # short and still recorded and validated like any other.
+    assert model.n_epochs_ >= 1
+    assert len(model.history_["loss"]) == model.n_epochs_
+    assert 0.5 <= model.training_time_ < 30
+    assert isinstance(model.generate("the ", max_new_tokens=5, random_state=0), str)
 
 
-def test_numpy_typed_parameters_as_searches_draw_them():
+def test_max_time_cuts_an_epoch_short_and_keeps_the_best_weights():
+    docs = DOCS * 10
     model = tiny(
-        units=np.int64(8),
-        embedding_dim=np.int64(4),
-        sequence_length=np.int64(6),
-        batch_size=np.int64(4),
-        epochs=np.int64(2),
-        dropout=np.float32(0.1),
-        learning_rate=np.float64(0.01),
-    ).fit(DOCS)
+        epochs=50, max_time=0.3, validation_fraction=0.3, early_stopping=True,
+        callbacks=[Slow],
+    ).fit(docs)  # fmt: skip
+    assert model.n_epochs_ < 50
+    assert model.best_epoch_ == int(np.argmin(model.history_["val_loss"]))
+
+
+def test_epochs_limit_training_when_it_comes_before_max_time():
+    model = tiny(epochs=2, max_time=3600).fit(DOCS)
     assert model.n_epochs_ == 2
-    assert isinstance(model.generate("the ", max_new_tokens=np.int64(5)), str)
 
 
-def test_progress_of_a_time_budget_counts_time_not_epochs(capsys):
-    # Only max_time limits training: Keras would print "Epoch 1/1000000000".
-    tiny(epochs=None, max_time=2, verbose=2).fit(DOCS)
-    out = capsys.readouterr().out
-    lines = out.splitlines()
-    assert lines and all(
-        re.fullmatch(
-            r"epoch \d+, \d+:\d\d of 0:02 - \d+/\d+( - \w+: \d+\.\d{4})+", line
-        )
-        for line in lines
-    ), out
-    assert lines[0].startswith("epoch 1, ")
-    assert "Epoch" not in out and "1000000000" not in out
+# ------------------------------------------------------------ schedule
+def test_cosine_schedule_decays_to_zero_and_the_optimizer_keeps_the_peak():
+    model = tiny(epochs=3, learning_rate=0.01, callbacks=[RecordRates])
+    model.fit(DOCS)
+    rates = RecordRates.rates
+    assert rates[0] == pytest.approx(0.01)
+    assert all(a >= b for a, b in zip(rates, rates[1:], strict=False))
+    assert rates[-1] < 0.01 * 0.2
+    assert float(model.model_.optimizer.learning_rate) == pytest.approx(0.01)
 
 
-def test_progress_of_a_time_budget_updates_one_line_on_a_terminal(capsys):
-    tiny(epochs=None, max_time=1, verbose=1).fit(DOCS)
-    out = capsys.readouterr().out
-    assert "\r" in out and "Epoch" not in out
-    for line in out.split("\n")[:-1]:  # each epoch's line ends with its last state
-        assert re.fullmatch(
-            r"epoch \d+, \d+:\d\d of 0:01 - \d+/\d+( - \w+: \d+\.\d{4})+",
-            line.split("\r")[-1].rstrip(),
-        ), line
+def test_constant_schedule_and_partial_fit_keep_the_rate():
+    for model, method in (
+        (tiny(learning_rate_schedule="constant", callbacks=[RecordRates]), "fit"),
+        (tiny(callbacks=[RecordRates]), "partial_fit"),
+    ):
+        getattr(model, method)(DOCS)
+        rates = RecordRates.rates
+        assert rates
+        assert rates == pytest.approx([model.learning_rate] * len(rates))
 
 
-def test_progress_with_an_epoch_limit_is_keras_own(capsys):
-    tiny(epochs=2, max_time=60, verbose=2).fit(DOCS)
-    assert "Epoch 2/2" in capsys.readouterr().out
+# ------------------------------------------------------ carried states
+def test_stateful_training_carries_states_between_batches():
+    tiny(stateful=True, epochs=1, callbacks=[StatesSeen]).fit(DOCS * 4)
+    seen = StatesSeen.norms
+    assert seen[0] == 0  # every epoch starts from zero states
+    assert max(seen[1:]) > 0  # later batches start where the last ended
+
+
+def test_auto_carries_states_for_long_documents_only():
+    long_docs = ["the cat sat on the mat. " * 40] * 3  # 24 windows each
+    short_docs = ["the cat sat.", "a dog ran.", "birds sang."] * 20
+    assert tiny(epochs=1, stateful="auto").fit(long_docs).stateful_ is True
+    assert tiny(epochs=1, stateful="auto").fit(short_docs).stateful_ is False
+    assert tiny(epochs=1, stateful=False).fit(long_docs).stateful_ is False
+
+
+def test_stateless_training_has_no_carried_states():
+    tiny(stateful=False, epochs=1, callbacks=[StatesSeen]).fit(DOCS * 4)
+    assert StatesSeen.norms == []
+
+
+class StatesSeen(keras.callbacks.Callback):
+    """Size of the first carried state before each batch of the last fit."""
+
+    norms = []
+
+    def on_train_begin(self, logs=None):
+        StatesSeen.norms = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        StatesSeen.norms += [
+            float(np.abs(np.asarray(s)).sum()) for s in self.model.states[:1]
+        ]
+
+
+@pytest.mark.parametrize("stateful", [True, False])
+def test_both_training_modes_learn(stateful):
+    pattern = "abcdefgh " * 30
+    model = tiny(
+        stateful=stateful, units=32, embedding_dim=8, epochs=6,
+        learning_rate=0.02, sequence_length=16,
+    ).fit([pattern] * 6)  # fmt: skip
+    loss = model.history_["loss"]
+    assert loss[-1] < loss[0] / 2
+    assert model.generate("abcd", max_new_tokens=4, temperature=0) == "efgh"
+
+
+# ---------------------------------------------------------- precision
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_scores_generates_and_saves(policy, tmp_path):
+    model = tiny(dtype_policy=policy, validation_fraction=0.3).fit(DOCS)
+    assert model.model_.get_layer("lstm_0").compute_dtype == policy.split("_")[1]
+    assert model.model_.get_layer("logits").compute_dtype == "float32"
+    assert all(w.dtype == np.float32 for w in model.model_.get_weights())
+    assert np.isfinite(model.history_["loss"]).all()
+    text = model.generate("the ", max_new_tokens=8, random_state=0)
+    path = tmp_path / "mixed.sklstm"
+    model.save(path)
+    loaded = sklstm.load(path)
+    assert loaded.generate("the ", max_new_tokens=8, random_state=0) == text
+    assert loaded.score(DOCS) == pytest.approx(model.score(DOCS), rel=1e-6)
+
+
+def test_recurrent_dropout_warns_once_that_it_rules_out_cudnn():
+    from sklstm import _fitting
+
+    _fitting._WARNED.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            tiny(recurrent_dropout=0.2, epochs=1).fit(DOCS)
+    cudnn = [w for w in caught if "cuDNN" in str(w.message)]
+    assert len(cudnn) == 1
+
+
+def test_defaults_stay_cudnn_eligible():
+    model = tiny(epochs=1).fit(DOCS)
+    for layer in model.model_.layers:
+        if isinstance(layer, keras.layers.LSTM):
+            assert layer.activation is keras.activations.tanh
+            assert layer.recurrent_activation is keras.activations.sigmoid
+            assert layer.cell.recurrent_dropout == 0
+            assert layer.cell.use_bias and not layer.unroll

@@ -12,7 +12,7 @@ used) counts as its imports.
 import ast
 import pathlib
 
-PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "sklstm"
+PACKAGE = pathlib.Path(__file__).resolve().parents[2] / "sklstm"
 
 
 def _module_name(path):

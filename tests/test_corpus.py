@@ -1,5 +1,5 @@
 """Corpora read from files: TextSequencer(input="filename" / "file"), IdCorpus,
-and models that stream their training windows from disk."""
+and models that read their training text from disk."""
 
 import io
 import os
@@ -10,7 +10,6 @@ from copy import deepcopy
 import joblib
 import numpy as np
 import pytest
-import tensorflow as tf
 from corpora import SMALL
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -187,59 +186,6 @@ def test_id_corpus_is_a_read_only_sequence_of_documents(paths, own_tempdir):
     assert os.listdir(own_tempdir) == []  # the file goes with the object
 
 
-# --------------------------------------------------------- streamed datasets
-def _stream(docs, vocab):
-    writer = _corpus.CorpusWriter(vocab)
-    for doc in docs:
-        writer.write(doc[:3])
-        writer.write(doc[3:])
-        writer.end_document()
-    return writer.close()
-
-
-@pytest.mark.parametrize("block_windows", [3, 256])
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_windows_read_from_disk_are_the_windows_kept_in_memory(
-    shuffle, block_windows, monkeypatch
-):
-    monkeypatch.setattr(_data, "_BLOCK_WINDOWS", block_windows)
-    rng = np.random.default_rng(0)
-    docs = [rng.integers(3, 40, size=n).astype(np.int32) for n in (900, 1, 0, 444)]
-    corpus = _stream(docs, 40)
-    memory = _data.join_documents(docs)
-    n = _data.n_windows(len(memory), 20, shuffle=shuffle)
-    steps = -(-n // 8)
-
-    def windows(stream):
-        ds = _data.window_dataset(stream, 20, 8, seed=3, shuffle=shuffle)
-        rows = [np.concatenate([x, y[:, -1:]], 1) for x, y in ds.take(steps)]
-        return np.concatenate(rows)
-
-    on_disk, in_memory = windows(corpus.stream()), windows(memory)
-    assert on_disk.shape == in_memory.shape == (n, 21)
-    if not shuffle:
-        np.testing.assert_array_equal(on_disk, in_memory)
-    else:  # the same windows (same epoch offset), in another order
-        assert sorted(map(tuple, on_disk)) == sorted(map(tuple, in_memory))
-
-
-@pytest.mark.parametrize("block_windows", [3, 256])
-def test_stateful_batches_read_from_disk_match_memory(block_windows, monkeypatch):
-    monkeypatch.setattr(_data, "_BLOCK_WINDOWS", block_windows)
-    rng = np.random.default_rng(1)
-    docs = [rng.integers(3, 40, size=n).astype(np.int32) for n in (700, 300)]
-    corpus, memory = _stream(docs, 40), _data.join_documents(docs)
-    rows, steps, _ = _data.stateful_layout(len(memory), 10, 4)
-    disk = _data.stateful_dataset(corpus.stream(), 10, 4, seed=5, reset_rate=0.5)
-    mem = _data.stateful_dataset(memory, 10, 4, seed=5, reset_rate=0.5)
-    for ((xd, kd), yd), ((xm, km), ym) in zip(
-        disk.take(2 * steps), mem.take(2 * steps), strict=True
-    ):
-        np.testing.assert_array_equal(xd, xm)
-        np.testing.assert_array_equal(yd, ym)
-        assert kd.shape == km.shape == (rows,)
-
-
 # -------------------------------------------------------------------- models
 def test_a_model_fitted_on_files_streams_them_from_disk(paths, monkeypatch):
     def refuse(*args, **kwargs):
@@ -391,24 +337,3 @@ def test_a_model_reading_files_names_what_it_expects():
         model.fit("corpus.txt")
     with pytest.raises(ValueError, match="at least one file; got none"):
         model.fit([])
-
-
-def test_training_datasets_prefetch_without_autotuning():
-    # tf.data's autotuner made ending a fit wait for its thread's sleep (20 s
-    # and more): every training pipeline, in memory or on disk, windows or
-    # carried states, prefetches a fixed number of batches with it off.
-    docs = [np.arange(3, 40, dtype=np.int32)] * 20
-    corpus, memory = _stream(docs, 40), _data.join_documents(docs)
-    datasets = [
-        _data.window_dataset(stream, 10, 4, seed=0, shuffle=shuffle)
-        for stream in (memory, corpus.stream())
-        for shuffle in (True, False)
-    ] + [
-        _data.stateful_dataset(stream, 10, 4, seed=0)
-        for stream in (memory, corpus.stream())
-    ]
-    for ds in datasets:
-        assert ds.options().autotune.enabled is False
-        assert ds.options().experimental_distribute.auto_shard_policy == (
-            tf.data.experimental.AutoShardPolicy.DATA
-        )
