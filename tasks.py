@@ -80,7 +80,7 @@ def _workers(args):
     """pytest-xdist options: one worker per core, at most 4, unless the
     arguments choose (``-n``/``--numprocesses``, or ``-p no:xdist``)."""
     chosen = ("-n", "--numprocesses", "no:xdist", "--pdb", "--trace")
-    if any(a.startswith(chosen) or a.split("=")[0] in chosen for a in args):
+    if any(a.startswith(chosen) for a in args):
         return []
     return ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "worksteal"]
 
