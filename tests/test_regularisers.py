@@ -26,6 +26,7 @@ from sklstm._model import Network, build_model
 from sklstm._regularisers import drop, dropped_weights
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 from sklstm._training import Trainer
+from sklstm.sequencer import encode_texts
 
 VOCAB, BATCH, TIME = 30, 4, 12
 
@@ -317,7 +318,7 @@ def test_tied_greedy_generation_matches_numpy(request, fixture):
     net = Network(model.model_)
     assert net.tied and net.projection is not None  # 12 units, embedding 8
     prompt = "the black cat"
-    ids = [EOD_ID, *model.sequencer_._encode([prompt])[0].tolist()]
+    ids = [EOD_ID, *encode_texts(model.sequencer_, [prompt])[0].tolist()]
     out = []
     for _ in range(8):
         logits = _numpy_tied_logits(net, np.array([ids]))[0, -1]
@@ -409,7 +410,7 @@ def test_scoring_and_generation_ignore_the_regularisers(regularised):
     assert before[3] == after[3]
     # Scores are those of the network's own weights, undropped.
     doc = SENTENCES[5]
-    ids = regularised.sequencer_._encode([doc])[0]
+    ids = encode_texts(regularised.sequencer_, [doc])[0]
     inputs = np.array([[EOD_ID, *ids]], dtype=np.int32)
     logits = np.asarray(regularised.model_(inputs, training=False))[0]
     logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))

@@ -22,7 +22,7 @@ def test_parallel_search_matches_serial_scores(search_kind):
     if search_kind == "grid":
         make = lambda n_jobs: GridSearchCV(  # noqa: E731
             tiny(),
-            {"sequencer__level": ["char", "word"], "units": [4, 8]},
+            {"sequencer__level": ["char", "word"], "units": [8]},
             cv=cv,
             scoring=neg_bits_per_character_scorer,
             n_jobs=n_jobs,
