@@ -155,6 +155,13 @@ TRAIN_OPTIONS = (
            "the output, or none", _int_or_none, "N"),
     Option("--dropout", "dropout", "dropout after each LSTM layer", float,
            "RATE"),
+    Option("--weight-dropout", "weight_dropout", "DropConnect on each LSTM's "
+           "recurrent kernel, one mask per batch (AWD-LSTM)", float, "RATE"),
+    Option("--embedding-dropout", "embedding_dropout", "drop whole vocabulary "
+           "entries of the embedding in each batch", float, "RATE"),
+    Option("--tie-weights", "tie_weights", "the output layer shares the "
+           "embedding matrix (fewer parameters for word and subword models)",
+           flag=True),
     Option("--sequence-length", "sequence_length", "tokens per training window",
            int, "N"),
     Option("--batch-size", "batch_size", "windows per batch", int, "N"),

@@ -48,6 +48,7 @@ def word_joblib(corpus, tmp_path_factory):
     status, _, err = run(
         "train", corpus / "a.txt", "--level", "word", *TINY,
         "--sequence-length", "4", "-o", path, "--quiet", "--training-kernel", "keras",
+        "--weight-dropout", "0.3", "--embedding-dropout", "0.1", "--tie-weights",
     )  # fmt: skip
     assert status == 0, err
     return path

@@ -6,6 +6,7 @@ import math
 import re
 
 import joblib
+import keras
 import pytest
 from corpora import TEXT_FILES as DOCS
 from corpora import TINY_ARGS as TINY
@@ -38,6 +39,11 @@ def test_train_joblib_output_and_word_level(word_joblib):
     assert isinstance(fitted, LSTMTextGenerator)
     assert fitted.sequencer_.level == "word"
     assert fitted.training_kernel == fitted.training_kernel_ == "keras"
+    # The regularisers' options reach the estimator.
+    assert (fitted.weight_dropout, fitted.embedding_dropout) == (0.3, 0.1)
+    embedding = fitted.model_.get_layer("embedding")
+    assert fitted.tie_weights is True
+    assert isinstance(embedding, keras.layers.ReversibleEmbedding)  # shared
 
 
 def test_train_without_paths_uses_the_embedded_corpus(monkeypatch, tmp_path):
