@@ -266,6 +266,9 @@ def build(model, units, seed):
         if model.dtype_policy == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         _compile(model.model_, optimizer)
+        # Adam's moments created now, eagerly: inside the first traced step
+        # they would cost a good part of a small fit's time.
+        optimizer.build(model.model_.trainable_variables)
     model.history_ = {}
     model.n_epochs_ = 0
     model.best_epoch_ = -1
