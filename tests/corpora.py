@@ -35,6 +35,32 @@ TINY = dict(
 # A little larger, for tests whose models must tell tokens apart.
 SMALL = dict(TINY, embedding_dim=8, units=16, sequence_length=16)
 
+# For seeded fits that compare the training kernels: validation without
+# early stopping, so that both kernels run every epoch (helpers.kernel_fit).
+KERNEL_FIT = dict(
+    embedding_dim=8,
+    units=16,
+    sequence_length=20,
+    batch_size=8,
+    epochs=3,
+    validation_fraction=0.2,
+    early_stopping=False,
+    random_state=0,
+    learning_rate=0.01,
+)
+
+# Two epochs without validation or early stopping: for tests that train
+# their own model and compare fits or learning (helpers.quick_generator).
+QUICK = dict(
+    embedding_dim=4,
+    units=12,
+    sequence_length=10,
+    epochs=2,
+    validation_fraction=0,
+    early_stopping=False,
+    random_state=0,
+)
+
 # TINY as options of ``sklstm train`` (validation left at the command's default).
 TINY_ARGS = [
     arg

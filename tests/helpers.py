@@ -6,9 +6,12 @@ Each is imported under the name its tests have always used (``run``,
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from corpora import TINY
+from corpora import KERNEL_FIT, QUICK, TINY
 
 from sklstm import LSTMTextGenerator
 from sklstm.cli import main
@@ -51,18 +54,31 @@ def sse_payloads(lines):
 
 
 # ------------------------------------------------------------------ estimators
+def run_python(*args, cwd, timeout=600):
+    """Run ``python ARGS`` in a fresh process in ``cwd``, TensorFlow's start-up
+    lines off; assert that it succeeded and return its standard output."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 def tiny_generator(**params):
     return LSTMTextGenerator(**{**TINY, **params})
 
 
+def kernel_fit(kernel, docs, **params):
+    """A model of ``KERNEL_FIT`` fitted on ``docs`` with ``training_kernel``."""
+    params = {**KERNEL_FIT, **params}
+    return LSTMTextGenerator(training_kernel=kernel, **params).fit(docs)
+
+
 def quick_generator(**params):
-    base = dict(
-        embedding_dim=4,
-        units=12,
-        sequence_length=10,
-        epochs=2,
-        validation_fraction=0,
-        early_stopping=False,
-        random_state=0,
-    )
-    return LSTMTextGenerator(**{**base, **params})
+    return LSTMTextGenerator(**{**QUICK, **params})

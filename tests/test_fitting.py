@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 from corpora import ANIMALS as DOCS
+from corpora import QUICK
 from corpora import SMALL_SHORT as TINY
 from helpers import quick_generator as tiny
 from sklearn.base import clone
@@ -119,15 +120,9 @@ def test_fine_tuning_a_pretrained_model_beats_training_from_scratch():
         for n, word in enumerate(words)
     ]
     small, held_out = sentences[:10], sentences[10:]
-    params = dict(
-        embedding_dim=16,
-        units=64,
-        sequence_length=32,
-        batch_size=32,
-        validation_fraction=0,
-        early_stopping=False,
-        random_state=0,
-    )
+    # QUICK's settings with a larger network; each fit sets its epochs.
+    params = {key: value for key, value in QUICK.items() if key != "epochs"}
+    params.update(embedding_dim=16, units=64, sequence_length=32, batch_size=32)
     model = LSTMTextGenerator(epochs=5, learning_rate=0.01, **params).fit(general)
     vocabulary = dict(model.sequencer_.vocabulary_)
     pretrained = model.score(held_out)

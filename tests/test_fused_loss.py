@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from corpora import SENTENCES as DOCS
+from helpers import kernel_fit
 
-from sklstm import LSTMTextGenerator, _fused_loss
+from sklstm import _fused_loss
 from sklstm._fused_loss import chunk_rows, linear_cross_entropy
 
 
@@ -74,12 +75,7 @@ def test_chunks_hold_64_megabytes_of_logits():
 
 
 def fit(kernel, **params):
-    base = dict(
-        embedding_dim=8, units=16, sequence_length=20, batch_size=8, epochs=2,
-        validation_fraction=0.2, early_stopping=False, random_state=0,
-        learning_rate=0.01,
-    )  # fmt: skip
-    return LSTMTextGenerator(training_kernel=kernel, **{**base, **params}).fit(DOCS)
+    return kernel_fit(kernel, DOCS, **{"epochs": 2, **params})
 
 
 def test_a_fit_in_many_chunks_follows_keras_loss_curve(monkeypatch):

@@ -9,8 +9,9 @@ path; then when each path is chosen.
 import numpy as np
 import pytest
 import tensorflow as tf
+from helpers import kernel_fit
 
-from sklstm import LSTMTextGenerator, _lstm_cpu, _model
+from sklstm import _lstm_cpu, _model
 from sklstm._model import Network, build_model
 
 VOCAB = 40
@@ -136,12 +137,7 @@ def test_backward_pass_matches_finite_differences(jit):
 
 
 def fit(kernel, **params):
-    base = dict(
-        embedding_dim=8, units=16, sequence_length=20, batch_size=8, epochs=3,
-        validation_fraction=0.2, early_stopping=False, random_state=0,
-        learning_rate=0.01,
-    )  # fmt: skip
-    return LSTMTextGenerator(training_kernel=kernel, **{**base, **params}).fit(DOCS)
+    return kernel_fit(kernel, DOCS, **{**params})
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from corpora import SENTENCES
+from corpora import QUICK, SENTENCES
 
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer
@@ -30,16 +30,7 @@ from sklstm.sequencer import encode_texts
 
 VOCAB, BATCH, TIME = 30, 4, 12
 
-TINY = dict(
-    embedding_dim=8,
-    units=12,
-    sequence_length=10,
-    batch_size=8,
-    epochs=2,
-    validation_fraction=0,
-    early_stopping=False,
-    random_state=0,
-)
+TINY = dict(QUICK, embedding_dim=8, batch_size=8)
 REGULARISED = dict(weight_dropout=0.4, embedding_dropout=0.3)
 
 

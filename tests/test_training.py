@@ -6,9 +6,9 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from helpers import quick_generator
 
 import sklstm
-from sklstm import LSTMTextGenerator
 
 DOCS = [
     "the cat sat on the mat and the dog sat on the log. " * 4,
@@ -18,17 +18,7 @@ DOCS = [
 
 
 def tiny(**params):
-    base = dict(
-        embedding_dim=4,
-        units=12,
-        sequence_length=10,
-        batch_size=4,
-        epochs=2,
-        validation_fraction=0,
-        early_stopping=False,
-        random_state=0,
-    )
-    return LSTMTextGenerator(**{**base, **params})
+    return quick_generator(**{"batch_size": 4, **params})
 
 
 class RecordRates(keras.callbacks.Callback):

@@ -9,15 +9,13 @@ holds after searching, cloning, pickling, and reloading in a fresh process.
 
 import copy
 import json
-import os
 import pickle
-import subprocess
-import sys
 
 import joblib
 import numpy as np
 import pytest
 from corpora import SMALL
+from helpers import run_python
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -210,6 +208,12 @@ def test_generate_bare_generator_fitted_on_text(char_gen):
     )
 
 
+def _assert_scores_finite(results):
+    """Every split of every candidate of a 2-fold search has a finite score."""
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
+        assert np.isfinite(results[key]).all(), key
+
+
 # ------------------------------------------------------------------- search
 def test_grid_search_over_pipeline_params_of_both_steps(pipe_search):
     best = pipe_search.best_estimator_
@@ -221,8 +225,7 @@ def test_grid_search_over_pipeline_params_of_both_steps(pipe_search):
     assert best[-1].model_.get_layer("lstm_0").units == best[-1].units
 
     results = pipe_search.cv_results_
-    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
-        assert np.isfinite(results[key]).all(), key
+    _assert_scores_finite(results)
     # Each candidate really ran with its own tokenisation and units.
     assert results["mean_test_score"][0] != results["mean_test_score"][1]
 
@@ -245,8 +248,7 @@ def test_grid_search_over_nested_sequencer_params_of_bare_generator(
     assert nested_search.estimator.sequencer is None
 
     results = nested_search.cv_results_
-    for key in ("split0_test_score", "split1_test_score", "mean_test_score"):
-        assert np.isfinite(results[key]).all(), key
+    _assert_scores_finite(results)
     assert results["mean_test_score"][0] != results["mean_test_score"][1]
 
     text = sklstm.generate(nested_search, "the cat", **GEN)
@@ -313,17 +315,8 @@ def test_fresh_process_generates_same_text(word_pipe, tmp_path):
         f"proba = pipe.predict_proba({PROMPTS!r}).tolist()\n"
         "print(json.dumps({'text': text, 'proba': proba}))\n"
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = run_python("-c", code, path, cwd=tmp_path, timeout=300)
+    out = json.loads(stdout.strip().splitlines()[-1])
     assert out["text"] == sklstm.generate(word_pipe, PROMPTS[0], **GEN)
     np.testing.assert_allclose(
         out["proba"], word_pipe.predict_proba(PROMPTS), rtol=1e-6, atol=1e-9

@@ -151,16 +151,21 @@ def _fitted_state_kept(estimator):
 # 1. Documents: bare strings, non-str items, empty and too-short corpora
 
 
+def _bare_string_error(owner, method, bare):
+    """The message refusing one str or bytes where documents were expected."""
+    return (
+        f"{owner}.{method} expects an iterable of str documents (for example a "
+        f"list of strings); got a single {type(bare).__name__} instead. Wrap "
+        "it in a list: [text]."
+    )
+
+
 @pytest.mark.parametrize("bare", ["the cat", b"the cat"], ids=["str", "bytes"])
 @pytest.mark.parametrize("method", TEXT_METHODS)
 def test_bare_string_is_refused_and_the_model_keeps_working(
     text_model, text_before, method, bare
 ):
-    msg = (
-        f"LSTMTextGenerator.{method} expects an iterable of str documents (for "
-        "example a list of strings); got a single "
-        f"{type(bare).__name__} instead. Wrap it in a list: [text]."
-    )
+    msg = _bare_string_error("LSTMTextGenerator", method, bare)
     with (
         _fitted_state_kept(text_model),
         pytest.raises(ValueError, match=f"^{re.escape(msg)}$"),
@@ -175,11 +180,7 @@ def test_sequencer_refuses_bare_string_and_keeps_its_vocabulary(
     word_sequencer, method, bare
 ):
     before = word_sequencer.transform(WORD_DOCS)
-    msg = (
-        f"TextSequencer.{method} expects an iterable of str documents (for "
-        "example a list of strings); got a single "
-        f"{type(bare).__name__} instead. Wrap it in a list: [text]."
-    )
+    msg = _bare_string_error("TextSequencer", method, bare)
     with (
         _fitted_state_kept(word_sequencer),
         pytest.raises(ValueError, match=f"^{re.escape(msg)}$"),
