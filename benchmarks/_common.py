@@ -186,6 +186,38 @@ def join_documents(sequences):
     return join(sequences)
 
 
+def reference_windows(stream, window):
+    """The plain Keras reference's data: ``(x, y)``, the non-overlapping
+    windows of ``window`` ids of ``stream`` and the same shifted by one."""
+    n = (len(stream) - 1) // window
+    return (
+        stream[: n * window].reshape(n, window),
+        stream[1 : n * window + 1].reshape(n, window),
+    )
+
+
+def reference_model(vocab, embedding_dim, units, dense_units=None):
+    """The plain Keras many-to-many reference, seeded and compiled:
+    Embedding -> an LSTM (return_sequences) per entry of ``units`` -> relu
+    Dense when ``dense_units`` -> Dense logits; Adam with Keras' defaults,
+    sparse categorical cross-entropy from logits."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    h = keras.layers.Embedding(vocab, embedding_dim, name="embedding")(inputs)
+    for k, u in enumerate(units):
+        h = keras.layers.LSTM(u, return_sequences=True, name=f"lstm_{k}")(h)
+    if dense_units:
+        h = keras.layers.Dense(dense_units, activation="relu", name="dense")(h)
+    model = keras.Model(inputs, keras.layers.Dense(vocab, name="logits")(h))
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
 def stream_tokens(sequences):
     """Tokens of the stream :func:`join_documents` would build."""
     return sum(len(s) for s in sequences) + len(sequences) + 1

@@ -11,9 +11,10 @@ and scores each on held-out text, as one cross-validation split does:
 - fused and keras-path: ``LSTMTextGenerator(training_kernel=...)``
   ``.fit(train)`` then ``.score(held_out)``, embedding 16, windows of 32,
   batch 32, ``--epochs`` epochs (2), no validation, seeded;
-- reference: plain Keras on the same ids: Embedding -> LSTM
-  (return_sequences) -> Dense logits, compiled with Adam and sparse
-  categorical cross-entropy from logits, ``fit`` on numpy arrays of
+- reference: plain Keras on the same ids (documents joined by
+  end-of-document ids, as sklstm trains on them): bench_train's reference
+  network, Embedding -> LSTM (return_sequences) -> Dense logits, Adam and
+  sparse categorical cross-entropy from logits, ``fit`` on numpy arrays of
   non-overlapping windows of 32 at batch 32 for the same epochs, then
   ``evaluate`` on the held-out windows.
 
@@ -65,34 +66,11 @@ def sklstm_fit(kernel, units, train, test, epochs):
     return time.perf_counter() - start
 
 
-def windows(ids):
-    """Non-overlapping (inputs, targets) windows of WINDOW tokens."""
-    import numpy as np
-
-    n = (len(ids) - 1) // WINDOW
-    x = np.asarray(ids[: n * WINDOW], dtype="int32").reshape(n, WINDOW)
-    y = np.asarray(ids[1 : n * WINDOW + 1], dtype="int32").reshape(n, WINDOW)
-    return x, y
-
-
 def reference_fit(units, data, epochs):
     """Seconds of one plain Keras build, compile, fit and evaluate."""
-    import keras
-
     (x, y), (tx, ty), vocab = data
     start = time.perf_counter()
-    model = keras.Sequential(
-        [
-            keras.Input((None,), dtype="int32"),
-            keras.layers.Embedding(vocab, EMBEDDING),
-            keras.layers.LSTM(units, return_sequences=True),
-            keras.layers.Dense(vocab),
-        ]
-    )
-    model.compile(
-        optimizer="adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    model = common.reference_model(vocab, EMBEDDING, (units,))
     model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0)
     model.evaluate(tx, ty, batch_size=BATCH, verbose=0)
     return time.perf_counter() - start
@@ -103,9 +81,9 @@ def reference_data(train, test):
     from sklstm import TextSequencer
 
     sequencer = TextSequencer().fit(train)
-    ids = [i for doc in sequencer.transform(train) for i in doc if i]
-    test_ids = [i for doc in sequencer.transform(test) for i in doc if i]
-    return windows(ids), windows(test_ids), sequencer.vocab_size_
+    streams = (common.join_documents(sequencer.transform(d)) for d in (train, test))
+    x_y, test_x_y = (common.reference_windows(s, WINDOW) for s in streams)
+    return x_y, test_x_y, sequencer.vocab_size_
 
 
 def main():

@@ -178,32 +178,18 @@ def run_classic(args, cfg, docs, timer, out):
 
 
 def run_reference(args, cfg, docs, timer, out):
-    import keras
-
     window, batch = args.window, args.batch
     vocab, stream = encoded_stream(args.child[1], docs)
-    n = (len(stream) - 1) // window  # non-overlapping windows
-    x = stream[: n * window].reshape(n, window)
-    y = stream[1 : n * window + 1].reshape(n, window)
+    x, y = common.reference_windows(stream, window)
     out.update(
         vocab=vocab,
-        windows=n,
+        windows=len(x),
         id_bytes=stream.nbytes,
         stream_tokens=len(stream),
         rss_loaded=common.rss_now(),
     )
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input(shape=(None,), dtype="int32")
-    h = keras.layers.Embedding(vocab, cfg["embedding_dim"], name="embedding")(inputs)
-    for k, u in enumerate(layer_units(cfg)):
-        h = keras.layers.LSTM(u, return_sequences=True, name=f"lstm_{k}")(h)
-    if cfg["dense_units"]:
-        h = keras.layers.Dense(cfg["dense_units"], activation="relu", name="dense")(h)
-    logits = keras.layers.Dense(vocab, name="logits")(h)
-    model = keras.Model(inputs, logits)
-    model.compile(
-        optimizer=keras.optimizers.Adam(),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    model = common.reference_model(
+        vocab, cfg["embedding_dim"], layer_units(cfg), cfg["dense_units"]
     )
     model.fit(
         x, y, batch_size=batch, epochs=10**6, shuffle=True, callbacks=[timer], verbose=0
@@ -301,7 +287,7 @@ def fit_corpus_name():
 def first_fit_child(args):
     """Time one whole first ``fit`` from raw documents, in this process."""
     method = args.first_fit_child
-    import keras
+    import keras  # noqa: F401  (imported before the clock starts)
     import tensorflow as tf  # noqa: F401
 
     from sklstm import LSTMTextGenerator, TextSequencer
@@ -315,18 +301,8 @@ def first_fit_child(args):
         sequencer = TextSequencer().fit(docs)
         stream = common.join_documents(sequencer.transform(docs))
         window, vocab = 100, sequencer.vocab_size_
-        n = (len(stream) - 1) // window  # non-overlapping windows
-        x = stream[: n * window].reshape(n, window)
-        y = stream[1 : n * window + 1].reshape(n, window)
-        keras.utils.set_random_seed(0)
-        inputs = keras.Input(shape=(None,), dtype="int32")
-        h = keras.layers.Embedding(vocab, 64)(inputs)
-        h = keras.layers.LSTM(256, return_sequences=True)(h)
-        model = keras.Model(inputs, keras.layers.Dense(vocab)(h))
-        model.compile(
-            optimizer=keras.optimizers.Adam(),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
+        x, y = common.reference_windows(stream, window)
+        model = common.reference_model(vocab, 64, (256,))
         model.fit(x, y, batch_size=64, epochs=1, callbacks=[timer], verbose=0)
         out["training_s"] = timer.record["train_seconds"]
     else:
