@@ -54,6 +54,21 @@ def sse_payloads(lines):
 
 
 # ------------------------------------------------------------------ estimators
+def tiny_generator(**params):
+    return LSTMTextGenerator(**{**TINY, **params})
+
+
+def kernel_fit(kernel, docs, **params):
+    """A model of ``KERNEL_FIT`` fitted on ``docs`` with ``training_kernel``."""
+    params = {**KERNEL_FIT, **params}
+    return LSTMTextGenerator(training_kernel=kernel, **params).fit(docs)
+
+
+def quick_generator(**params):
+    return LSTMTextGenerator(**{**QUICK, **params})
+
+
+# ------------------------------------------------------------ fresh processes
 def run_python(*args, cwd, timeout=600):
     """Run ``python ARGS`` in a fresh process in ``cwd``, TensorFlow's start-up
     lines off; assert that it succeeded and return its standard output."""
@@ -68,17 +83,3 @@ def run_python(*args, cwd, timeout=600):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
-
-
-def tiny_generator(**params):
-    return LSTMTextGenerator(**{**TINY, **params})
-
-
-def kernel_fit(kernel, docs, **params):
-    """A model of ``KERNEL_FIT`` fitted on ``docs`` with ``training_kernel``."""
-    params = {**KERNEL_FIT, **params}
-    return LSTMTextGenerator(training_kernel=kernel, **params).fit(docs)
-
-
-def quick_generator(**params):
-    return LSTMTextGenerator(**{**QUICK, **params})

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, run_python
 
 import sklstm
 from sklstm.cli import main
@@ -38,15 +38,8 @@ def test_usage_errors_exit_with_2(argv, capsys):
 
 
 def test_python_m_sklstm_runs_the_command_line():
-    result = subprocess.run(
-        [sys.executable, "-m", "sklstm", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "usage: sklstm" in result.stdout
+    out = run_python("-m", "sklstm", "--help", cwd=ROOT, timeout=300)
+    assert "usage: sklstm" in out
 
 
 def test_console_script_runs_the_command_line():
