@@ -29,6 +29,10 @@ _SHUFFLE_WINDOWS = 8192
 _READ_BUFFER = 1 << 16
 # Batches prepared ahead of the training step.
 _PREFETCH_BATCHES = 2
+# tf.data converts the functions it maps with AutoGraph unless told not to;
+# these hold no control flow over tensors (converting them costs a fresh
+# process about 0.1 s).
+_python_only = tf.autograph.experimental.do_not_convert
 
 
 def join_documents(sequences, vocab_size=None):
@@ -79,6 +83,7 @@ def n_windows(stream_length, window, *, shuffle):
     return max(0, (stream_length - 1) // window)
 
 
+@_python_only
 def _epoch_draw(seed, epoch, max_offset):
     """The stateless key of an epoch, and its start offset in [0, max_offset]."""
     key = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -113,6 +118,7 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
     # must end inside the stream.
     max_offset = min(window - 1, int(stream.shape[0]) - 1 - count * window)
 
+    @_python_only
     def epoch(e):
         if shuffle:
             key, offset = _epoch_draw(seed, e, max_offset)
@@ -123,6 +129,7 @@ def window_dataset(stream, window, batch_size, *, seed, shuffle, first_epoch=0):
             offset = tf.constant(0, tf.int32)
             order = tf.range(count)
 
+        @_python_only
         def gather(idx):
             starts = offset + idx * window  # (batch,)
             rows = tf.gather(stream, starts[:, None] + span[None, :])
@@ -171,6 +178,7 @@ def _block(stream, start, count, window):
     )
     dtype = tf.as_dtype(stream.dtype)
 
+    @_python_only
     def split(record):
         ids = tf.cast(tf.io.decode_raw(record, dtype), tf.int32)
         return tf.reshape(ids[:-1], [-1, window]), tf.reshape(ids[1:], [-1, window])
@@ -182,6 +190,7 @@ def _block_reader(stream, start, count, window):
     """A function of ``b`` that reads block ``b`` of the ``count`` windows
     from ``start``: windows ``b * _BLOCK_WINDOWS`` on, as a dataset."""
 
+    @_python_only
     def block(b):
         first = tf.cast(b, tf.int64) * _BLOCK_WINDOWS
         size = tf.minimum(tf.constant(_BLOCK_WINDOWS, tf.int64), count - first)
@@ -208,6 +217,7 @@ def _disk_window_dataset(stream, window, batch_size, *, seed, shuffle, first_epo
         return batches.apply(tf.data.experimental.assert_cardinality(n_batches))
     max_offset = min(window - 1, stream.n_tokens - 1 - count * window)
 
+    @_python_only
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
         start = tf.cast(offset, tf.int64)
@@ -271,6 +281,7 @@ def stateful_dataset(
         )  # fmt: skip
     stream = stream_tensor(stream)
 
+    @_python_only
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
         x = tf.reshape(stream[offset : offset + length], [rows, steps * window])
@@ -279,6 +290,7 @@ def stateful_dataset(
         keep = tf.cast(draws >= reset_rate, tf.float32)
         keep = tf.concat([tf.zeros([1, rows]), keep[1:]], axis=0)
 
+        @_python_only
         def batch(j):
             j = tf.cast(j, tf.int32)
             cols = slice(None), slice(j * window, (j + 1) * window)
@@ -296,12 +308,14 @@ def _disk_stateful_dataset(
     """:func:`stateful_dataset` for a stream on disk: one reader per row,
     holding one block of its windows at a time."""
 
+    @_python_only
     def epoch(e):
         key, offset = _epoch_draw(seed, e, max_offset)
         start = tf.cast(offset, tf.int64)
 
         n_blocks = -(-steps // _BLOCK_WINDOWS)
 
+        @_python_only
         def row(r):  # the row's windows, block by block
             block = _block_reader(stream, start + r * steps * window, steps, window)
             return tf.data.Dataset.range(n_blocks).flat_map(block)
@@ -310,6 +324,7 @@ def _disk_stateful_dataset(
             row, cycle_length=rows, block_length=1
         )
 
+        @_python_only
         def with_keep(j, batch):
             x, y = batch
             draws = tf.random.stateless_uniform(

@@ -45,19 +45,20 @@ def _forward_loop(z, recurrent_kernel, h0, c0):
     pass, and the final ``h`` and ``c``.
     """
     steps = tf.shape(z)[0]
-    hs = tf.TensorArray(z.dtype, size=steps)
-    cs = tf.TensorArray(z.dtype, size=steps)
-    gates = tf.TensorArray(z.dtype, size=steps)
-    h, c = h0, c0
-    for t in tf.range(steps):
+
+    def step(t, h, c, hs, cs, gates):
         zt = z[t] + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
         i, f, g, o = tf.split(zt, 4, axis=1)
         i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
         c = f * c + i * g
         h = o * tf.tanh(c)
-        hs = hs.write(t, h)
-        cs = cs.write(t, c)
         gates = gates.write(t, tf.concat([i, f, g, o], axis=1))
+        return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates
+
+    arrays = [tf.TensorArray(z.dtype, size=steps) for _ in range(3)]
+    _, h, c, hs, cs, gates = tf.while_loop(
+        lambda t, *_: t < steps, step, [tf.constant(0), h0, c0, *arrays]
+    )
     return hs.stack(), cs.stack(), gates.stack(), h, c
 
 
@@ -69,11 +70,10 @@ def _backward_loop(dhs, gates, cs, c0, recurrent_kernel, dh, dc):
     final states.
     """
     steps = tf.shape(dhs)[0]
-    dzs = tf.TensorArray(dhs.dtype, size=steps)
     cs_prev = tf.concat([c0[None], cs[:-1]], axis=0)  # c[t - 1], c[-1] = c0
     recurrent_t = tf.transpose(recurrent_kernel)  # (4 * units, units)
-    for k in tf.range(steps):
-        t = steps - 1 - k
+
+    def step(t, dh, dc, dzs):
         i, f, g, o = tf.split(gates[t], 4, axis=1)
         tanh_c = tf.tanh(cs[t])
         dh = dhs[t] + dh
@@ -87,14 +87,21 @@ def _backward_loop(dhs, gates, cs, c0, recurrent_kernel, dh, dc):
             ],
             axis=1,
         )  # (batch, 4 * units)
-        dzs = dzs.write(t, dz)
-        dh = tf.matmul(dz, recurrent_t)
-        dc = dc * f
+        return t - 1, tf.matmul(dz, recurrent_t), dc * f, dzs.write(t, dz)
+
+    dzs = tf.TensorArray(dhs.dtype, size=steps)
+    _, dh, dc, dzs = tf.while_loop(
+        lambda t, *_: t >= 0, step, [steps - 1, dh, dc, dzs]
+    )
     return dzs.stack(), dh, dc
 
 
 def _compiled(loop, jit):
-    return tf.function(loop, jit_compile=jit, reduce_retracing=True)
+    # The loops are written as ``tf.while_loop``: nothing for AutoGraph to
+    # convert (converting costs a fresh process about 0.3 s).
+    return tf.function(
+        loop, jit_compile=jit, reduce_retracing=True, autograph=False
+    )
 
 
 # The loops compiled by XLA, and as TensorFlow graphs (no compile time).

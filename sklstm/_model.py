@@ -251,9 +251,13 @@ class Network:
             self._score_chunk,
             input_signature=[ids_spec, ids_spec, state_specs],
             reduce_retracing=True,
+            autograph=False,  # no control flow over tensors to convert
         )
         self.last_logits = tf.function(
-            self._last_logits, input_signature=[ids_spec], reduce_retracing=True
+            self._last_logits,
+            input_signature=[ids_spec],
+            reduce_retracing=True,
+            autograph=False,
         )
 
     # -- building blocks --------------------------------------------------

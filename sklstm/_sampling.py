@@ -39,8 +39,14 @@ PREFILL_COLUMNS = 64  # prompt columns read per compiled call
 _NEG = -1e9  # logit given to tokens that must not be sampled
 _LOW_31 = 0x7FFFFFFF  # flips a negative float's bits into ascending order
 _XLA_ERRORS = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
+# For functions whose only control flow is Python's (over layers, flags,
+# bisection rounds): the compiled loops call them as they are, instead of
+# AutoGraph converting their source (about 1 s of a process's first
+# generation).
+_python_only = tf.autograph.experimental.do_not_convert
 
 
+@_python_only
 def _blocks(x, fill):
     """View (batch, vocab) as (batch, n_blocks, width), about sqrt(vocab) each.
 
@@ -55,6 +61,7 @@ def _blocks(x, fill):
     return tf.reshape(x, [-1, n_blocks, width]), width
 
 
+@_python_only
 def fast_argmax(logits):
     """``argmax`` over the last axis, first index on ties: (batch,) int32."""
     blocks, width = _blocks(logits, logits.dtype.min)
@@ -63,6 +70,7 @@ def fast_argmax(logits):
     return k * width + tf.argmax(inner, axis=-1, output_type=tf.int32)
 
 
+@_python_only
 def inverse_cdf_sample(logits, uniforms):
     """Draw one token per row of ``logits`` at quantile ``uniforms`` (batch,).
 
@@ -96,6 +104,7 @@ def _from_sortable(keys):
     return tf.bitcast(bits, tf.float32)
 
 
+@_python_only
 def kth_largest(x, k):
     """The ``k``-th largest value of each row of ``x`` (batch, n): (batch,).
 
@@ -120,6 +129,7 @@ def kth_largest(x, k):
     return tf.reduce_min(tf.where(x >= bound, x, x.dtype.max), axis=-1)
 
 
+@_python_only
 def nucleus_floor(probs, top_p):
     """Smallest probability kept by nucleus (top-p) sampling, per row.
 
@@ -284,6 +294,7 @@ class Program:
         self._jit = True
 
     # -- model step ----------------------------------------------------------
+    @_python_only
     def _arrange(self, raw):
         """The step's weights, rearranged once per call of the loop, from
         the raw weights (in :func:`weights_of`'s order).
@@ -323,6 +334,7 @@ class Program:
         )  # padding and out-of-vocabulary are never generated
         return scaled, head_bias + banned, head_kernel, dense, projection
 
+    @_python_only
     def _recur(self, tokens, states, weights):
         """Advance the LSTM states by one token per row.
 
@@ -346,6 +358,7 @@ class Program:
             x = h
         return x, new_states
 
+    @_python_only
     def _logits(self, x, weights):
         """Next-token logits (batch, vocab) from the top LSTM output."""
         _, bias, kernel, dense, projection = weights
@@ -355,6 +368,7 @@ class Program:
             x = tf.matmul(x, projection)
         return tf.matmul(x, kernel) + bias
 
+    @_python_only
     def _step(self, tokens, states, weights):
         """One token per row in, next-token logits and new states out."""
         x, states = self._recur(tokens, states, weights)
@@ -400,6 +414,7 @@ class Program:
         return logits, states, x, seen
 
     # -- sampling rule -------------------------------------------------------
+    @_python_only
     def _adjust(self, logits, temperature, top_k, top_p, flags):
         """Apply temperature, top-k and top-p to ``logits`` (batch, vocab).
 
