@@ -90,18 +90,14 @@ def _backward_loop(dhs, gates, cs, c0, recurrent_kernel, dh, dc):
         return t - 1, tf.matmul(dz, recurrent_t), dc * f, dzs.write(t, dz)
 
     dzs = tf.TensorArray(dhs.dtype, size=steps)
-    _, dh, dc, dzs = tf.while_loop(
-        lambda t, *_: t >= 0, step, [steps - 1, dh, dc, dzs]
-    )
+    _, dh, dc, dzs = tf.while_loop(lambda t, *_: t >= 0, step, [steps - 1, dh, dc, dzs])
     return dzs.stack(), dh, dc
 
 
 def _compiled(loop, jit):
     # The loops are written as ``tf.while_loop``: nothing for AutoGraph to
     # convert (converting costs a fresh process about 0.3 s).
-    return tf.function(
-        loop, jit_compile=jit, reduce_retracing=True, autograph=False
-    )
+    return tf.function(loop, jit_compile=jit, reduce_retracing=True, autograph=False)
 
 
 # The loops compiled by XLA, and as TensorFlow graphs (no compile time).
