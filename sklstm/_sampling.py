@@ -42,7 +42,7 @@ _XLA_ERRORS = (tf.errors.UnimplementedError, tf.errors.InvalidArgumentError)
 # For functions whose only control flow is Python's (over layers, flags,
 # bisection rounds): the compiled loops call them as they are, instead of
 # AutoGraph converting their source (about 1 s of a process's first
-# generation).
+# generation). The loops themselves are tf.while_loops.
 _python_only = tf.autograph.experimental.do_not_convert
 
 
@@ -279,6 +279,7 @@ class Program:
             jit: tf.function(
                 self._prefill,
                 jit_compile=jit,
+                autograph=False,  # its loop is a tf.while_loop
                 input_signature=[
                     tf.TensorSpec([None, PREFILL_COLUMNS], tf.int32),
                     state_specs,
@@ -390,17 +391,21 @@ class Program:
         real_columns = tf.reduce_any(tf.not_equal(prompts, PAD_ID), axis=0)
         first = tf.argmax(tf.cast(real_columns, tf.int32), output_type=tf.int32)
         t = tf.where(tf.reduce_any(real_columns), first, PREFILL_COLUMNS)
-        # A while loop, not `for t in tf.range(first, ...)`: a range starting
-        # at a value computed from the prompts would make XLA treat the
-        # prompts as constants, and compile anew for every prompt.
-        while t < PREFILL_COLUMNS:
+        # A while loop from `t`, not a range starting at a value computed
+        # from the prompts: that would make XLA treat the prompts as
+        # constants, and compile anew for every prompt.
+
+        def column(t, states, x):
             real = tf.not_equal(prompts[:, t], PAD_ID)[:, None]  # (batch, 1)
             top, new_states = self._recur(prompts[:, t], states, weights)
             states = [
                 tf.where(real, n, o) for n, o in zip(new_states, states, strict=True)
             ]
-            x = tf.where(real, top, x)
-            t += 1
+            return t + 1, states, tf.where(real, top, x)
+
+        _, states, x = tf.while_loop(
+            lambda t, *_: t < PREFILL_COLUMNS, column, [t, states, x]
+        )
         logits = self._logits(x, weights)
         rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(prompts))
         seen |= (
@@ -473,11 +478,9 @@ class Program:
         top_k = tf.minimum(top_k, vocab)
         penalty = penalty[:, None]  # (batch, 1)
         out = tf.zeros(tf.shape(uniforms), tf.int32)  # (steps, batch)
-        steps = tf.constant(0)
-        # A while loop, not `for i in tf.range(n)`: the range would make XLA
-        # compile the loop anew for every n.
-        while steps < n:
-            i = steps
+
+        def draw(i, logits, seen):
+            """Step ``i``'s token per row (batch,) from ``logits``."""
             adjusted = logits
             if use_eod_ban:
                 banned = (i < eod_ban)[:, None]  # (batch, 1)
@@ -491,24 +494,36 @@ class Program:
                 )
                 adjusted = tf.where(seen, penalised, adjusted)
             if greedy_only:
-                token = fast_argmax(adjusted)  # (batch,)
-            else:
-                scaled = self._adjust(
-                    adjusted, temperatures[i], top_k, top_p, (use_top_k, use_top_p)
-                )
-                token = inverse_cdf_sample(scaled, uniforms[i])
-                if any_greedy:  # a temperature of 0 in the schedule
-                    greedy = fast_argmax(adjusted)
-                    token = tf.where(temperatures[i] > 0, token, greedy)
-            token = tf.where(done, PAD_ID, token)
+                return fast_argmax(adjusted)
+            scaled = self._adjust(
+                adjusted, temperatures[i], top_k, top_p, (use_top_k, use_top_p)
+            )
+            token = inverse_cdf_sample(scaled, uniforms[i])
+            if any_greedy:  # a temperature of 0 in the schedule
+                token = tf.where(temperatures[i] > 0, token, fast_argmax(adjusted))
+            return token
+
+        def step(i, stopped, out, logits, states, seen, done):
+            token = tf.where(done, PAD_ID, draw(i, logits, seen))
             out = tf.tensor_scatter_nd_update(out, [[i]], token[None, :])
             if use_penalty:
                 seen = seen | tf.cast(tf.one_hot(token, vocab, dtype=tf.int8), tf.bool)
             done = done | (stop_at_eod & tf.equal(token, EOD_ID))
-            steps = i + 1
-            if tf.reduce_all(done):
-                break
-            logits, states = self._step(token, states, weights)
+            stopped = tf.reduce_all(done)  # every row ended: stop here
+            logits, states = tf.cond(
+                stopped,
+                lambda: (logits, states),
+                lambda: self._step(token, states, weights),
+            )
+            return i + 1, stopped, out, logits, states, seen, done
+
+        # A while loop up to `n`, not a range: the range would make XLA
+        # compile the loop anew for every n.
+        steps, _, out, logits, states, seen, done = tf.while_loop(
+            lambda i, stopped, *_: (i < n) & tf.logical_not(stopped),
+            step,
+            [tf.constant(0), tf.constant(False), out, logits, states, seen, done],
+        )
         return tf.transpose(out), steps, logits, states, seen, done
 
     def run(self, function, args):
@@ -560,6 +575,7 @@ class Program:
         return tf.function(
             decode,
             jit_compile=jit_compile,
+            autograph=False,  # its loop is a tf.while_loop
             input_signature=[
                 tf.TensorSpec([None, vocab], tf.float32),
                 self._state_specs,
