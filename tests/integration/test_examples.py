@@ -1,15 +1,46 @@
 """Every example runs (with small settings), so none can rot."""
 
+import contextlib
+import io
+import os
+import runpy
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import run_python
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+@contextlib.contextmanager
+def _working_directory(path):
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def run_example(name, *args, cwd):
-    return run_python(EXAMPLES / name, *args, cwd=cwd)
+    """Run ``python examples/NAME ARGS`` in ``cwd`` and return its standard
+    output. It runs as ``__main__`` in this process, which has imported
+    TensorFlow already (a fresh process for each would spend seconds on
+    that); an example that starts a fresh process of its own still does."""
+    argv = [str(EXAMPLES / name), *map(str, args)]
+    out = io.StringIO()
+    with (
+        _working_directory(cwd),
+        contextlib.redirect_stdout(out),
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(sys, "argv", argv)
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                pytest.fail(f"{name} exited with {exc.code!r}:\n{out.getvalue()}")
+    return out.getvalue()
 
 
 def is_png(path):
