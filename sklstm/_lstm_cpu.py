@@ -186,33 +186,55 @@ def lstm_time_major(x, kernel, recurrent_kernel, bias, h0, c0, *, jit=True):
     return _RECURRENCE[jit](z, recurrent_kernel, h0, c0)
 
 
-@tf.custom_gradient
-def _embedded_projection(ids, embeddings, kernel, bias):
-    """``embeddings[ids] @ kernel + bias`` as ``(embeddings @ kernel +
-    bias)[ids]``: (time, batch, 4 * units) from ``ids`` (time, batch).
+def _sum_per_id(values, ids, n_ids):
+    """Rows of ``values`` (tokens, width) summed per id: (n_ids, width)."""
+    return tf.math.unsorted_segment_sum(values, ids, n_ids)
 
-    The gradient of ``embeddings`` is what Keras' embedding layer gives: one
-    row per token (an ``IndexedSlices``, which Keras' optimizers treat in
-    their own way, so training follows Keras' path). The kernel's and the
-    bias' gradients go through the sum of ``dz`` per id.
-    """
-    table = tf.matmul(embeddings, kernel) + bias  # (vocab, 4 * units)
 
-    def grad(dz):
-        flat_ids = tf.reshape(ids, [-1])
-        flat_dz = tf.reshape(dz, [-1, tf.shape(dz)[2]])  # (tokens, 4 * units)
-        d_table = tf.math.unsorted_segment_sum(
-            flat_dz, flat_ids, tf.shape(embeddings)[0]
-        )  # (vocab, 4 * units)
-        d_embeddings = tf.IndexedSlices(
-            tf.matmul(flat_dz, kernel, transpose_b=True),  # (tokens, embedding)
-            flat_ids,
-            tf.shape(embeddings, out_type=tf.int64),
-        )
-        d_kernel = tf.matmul(embeddings, d_table, transpose_a=True)
-        return None, d_embeddings, d_kernel, tf.reduce_sum(d_table, axis=0)
+# XLA sums the rows per id about 2.5x faster than TensorFlow's kernel on CPU
+# (6,400 x 1,024 into 106 rows: 3.1 ms against 8.5 ms); the number of ids is
+# static, so each vocabulary size compiles once.
+_SUM_PER_ID = {
+    True: tf.function(_sum_per_id, jit_compile=True, autograph=False),
+    False: _sum_per_id,
+}
 
-    return tf.gather(table, ids), grad
+
+def _make_embedded_projection(jit):
+    """``embeddings[ids] @ kernel + bias`` with its gradient; its sum of
+    gradient rows per id compiled by XLA with ``jit``."""
+    sum_per_id = _SUM_PER_ID[jit]
+
+    @tf.custom_gradient
+    def embedded_projection(ids, embeddings, kernel, bias):
+        """``embeddings[ids] @ kernel + bias`` as ``(embeddings @ kernel +
+        bias)[ids]``: (time, batch, 4 * units) from ``ids`` (time, batch).
+
+        The gradient of ``embeddings`` is what Keras' embedding layer gives:
+        one row per token (an ``IndexedSlices``, which Keras' optimizers
+        treat in their own way, so training follows Keras' path). The
+        kernel's and the bias' gradients go through the sum of ``dz`` per id.
+        """
+        table = tf.matmul(embeddings, kernel) + bias  # (vocab, 4 * units)
+
+        def grad(dz):
+            flat_ids = tf.reshape(ids, [-1])
+            flat_dz = tf.reshape(dz, [-1, tf.shape(dz)[2]])  # (tokens, 4 * units)
+            d_table = sum_per_id(flat_dz, flat_ids, int(embeddings.shape[0]))
+            d_embeddings = tf.IndexedSlices(
+                tf.matmul(flat_dz, kernel, transpose_b=True),  # (tokens, embedding)
+                flat_ids,
+                tf.shape(embeddings, out_type=tf.int64),
+            )
+            d_kernel = tf.matmul(embeddings, d_table, transpose_a=True)
+            return None, d_embeddings, d_kernel, tf.reduce_sum(d_table, axis=0)
+
+        return tf.gather(table, ids), grad
+
+    return embedded_projection
+
+
+_EMBEDDED_PROJECTION = {jit: _make_embedded_projection(jit) for jit in (True, False)}
 
 
 def embedded_lstm_time_major(
@@ -225,7 +247,7 @@ def embedded_lstm_time_major(
     is a product over the vocabulary and a gather. ``ids`` is (time, batch);
     the rest as in :func:`lstm_time_major`.
     """
-    z = _embedded_projection(ids, embeddings, kernel, bias)
+    z = _EMBEDDED_PROJECTION[jit](ids, embeddings, kernel, bias)
     return _RECURRENCE[jit](z, recurrent_kernel, h0, c0)
 
 
