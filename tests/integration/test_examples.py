@@ -2,7 +2,6 @@
 
 import contextlib
 import io
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -12,16 +11,6 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@contextlib.contextmanager
-def _working_directory(path):
-    before = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
-
-
 def run_example(name, *args, cwd):
     """Run ``python examples/NAME ARGS`` in ``cwd`` and return its standard
     output. It runs as ``__main__`` in this process, which has imported
@@ -29,11 +18,8 @@ def run_example(name, *args, cwd):
     that); an example that starts a fresh process of its own still does."""
     argv = [str(EXAMPLES / name), *map(str, args)]
     out = io.StringIO()
-    with (
-        _working_directory(cwd),
-        contextlib.redirect_stdout(out),
-        pytest.MonkeyPatch.context() as patch,
-    ):
+    with contextlib.redirect_stdout(out), pytest.MonkeyPatch.context() as patch:
+        patch.chdir(cwd)
         patch.setattr(sys, "argv", argv)
         try:
             runpy.run_path(argv[0], run_name="__main__")
