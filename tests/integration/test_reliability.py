@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from corpora import TINY
+from helpers import run_python
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
@@ -827,6 +828,33 @@ def test_property_generated_text_uses_only_fitted_characters(
         assert isinstance(text, str)
         assert set(text) <= set(_CHAR_ALPHABET)  # no "\ufffd": never <unk>
         assert len(text) <= controls["max_new_tokens"]
+
+
+_FRESH_FIT_SCORE_GENERATE = """
+import sys
+from sklstm import LSTMTextGenerator
+params, docs = eval(sys.argv[1]), eval(sys.argv[2])
+LSTMTextGenerator(**dict(params, stateful=True)).fit(docs)
+model = LSTMTextGenerator(**dict(params, validation_fraction=0.5)).fit(docs)
+model.score(docs)
+model.generate(["the ", "a"], max_new_tokens=5, top_k=3, top_p=0.9,
+               repetition_penalty=1.2, random_state=0)
+print([name for name in sys.modules if name.startswith("__autograph_generated")])
+"""
+
+
+def test_a_fresh_process_converts_no_source_with_autograph(tmp_path):
+    # AutoGraph loads every function it converts as a module of its own
+    # (``__autograph_generated_file...``); a conversion costs a fresh process
+    # (the command line, a server, a worker of a search) tenths of a second.
+    # sklstm's compiled functions are written to need none: fit (carried
+    # states, and windows from zero states with validation), score and
+    # generate with every control. A fresh process, since conversions are
+    # cached for the life of a process.
+    out = run_python(
+        "-c", _FRESH_FIT_SCORE_GENERATE, repr(TINY), repr(DOCS), cwd=tmp_path
+    )
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_fitting_many_models_keeps_tensorflow_quiet_about_retracing():
