@@ -12,9 +12,10 @@ its logits, loss, hits (argmax equals the target) and logit gradient in
 one pass, and adds its share of the weight gradients::
 
     for each chunk of rows of x:
-        logits = x_c @ kernel + bias
-        loss_c, g = softmax cross-entropy and its gradient (one fused op)
-        dx_c = g @ kernel.T;  dkernel += x_c.T @ g;  dbias += sum(g)
+        logits = [x_c, 1] @ [kernel; bias]       the bias as one more row
+        loss_c, hits_c, g = softmax cross-entropy, argmax and gradient
+                                                 (one XLA kernel)
+        dx_c = g @ kernel.T;  d[kernel; bias] += [x_c, 1].T @ g
 
 The gradients are those of the mean loss, computed in the forward pass and
 scaled by the incoming gradient (a scalar), so nothing of logits' size is
@@ -37,47 +38,92 @@ def chunk_rows(vocab_size):
     return max(64, CHUNK_ELEMENTS // max(int(vocab_size), 1))
 
 
-def _chunks(x, kernel, bias, targets, rows, gradients):
+def _hits(logits, targets, at_top):
+    """1.0 where the first largest logit of a row is its target, as
+    ``argmax(logits) == targets`` (ties go to the lowest index), from
+    ``at_top``, the elements equal to their row's largest."""
+    ids = tf.range(tf.shape(logits)[1])[None, :]
+    on_target = tf.reduce_any(at_top & (ids == targets[:, None]), axis=1)
+    before = tf.reduce_any(at_top & (ids < targets[:, None]), axis=1)
+    return tf.cast(on_target & ~before, tf.float32)
+
+
+def _chunk_values(logits, targets):
+    """Per token loss and hit, and the gradient of the loss per logit."""
+    loss, grad = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=targets
+    )
+    at_top = logits == tf.reduce_max(logits, axis=1, keepdims=True)
+    return loss, _hits(logits, targets, at_top), grad
+
+
+def _argmax_values(logits, targets):
+    """:func:`_chunk_values` with TensorFlow's own argmax, the faster
+    of the two outside XLA."""
+    loss, grad = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
+        features=logits, labels=targets
+    )
+    guess = tf.argmax(logits, axis=-1, output_type=targets.dtype)
+    return loss, tf.cast(tf.equal(guess, targets), tf.float32), grad
+
+
+# A chunk's softmax, loss, hits and logit gradient in one XLA kernel: on a
+# 2-core AMD EPYC, 1,024 x 3,150 logits take 6 ms where TensorFlow's
+# cross-entropy op alone takes 10 ms and its argmax 1.6 ms more. Each
+# shape of chunk compiles once (a batch has at most two).
+_VALUES = {
+    True: tf.function(_chunk_values, jit_compile=True, autograph=False),
+    False: _argmax_values,
+}
+
+
+def _chunks(x, kernel, bias, targets, rows, gradients, jit):
     """Sum of the losses, hits per token and, with ``gradients``, the
     gradients of the summed loss with respect to ``x``, ``kernel`` and
-    ``bias``."""
+    ``bias``.
+
+    The bias rides in the products as one more row of the kernel, against
+    a column of ones in ``x``: its gradient is that product's last row,
+    and no pass over the logits adds it or sums their gradient.
+    """
+    values = _VALUES[jit]
     n = tf.shape(x)[0]
     count = (n + rows - 1) // rows
+    x1 = tf.concat([x, tf.ones([n, 1], x.dtype)], axis=1)  # (tokens, features + 1)
+    kernel1 = tf.concat([kernel, bias[None]], axis=0)  # (features + 1, vocab)
 
-    def chunk(k, losses, hits, dxs, dkernel, dbias):
-        xc = x[k * rows : (k + 1) * rows]
-        tc = targets[k * rows : (k + 1) * rows]
-        logits = tf.nn.bias_add(tf.matmul(xc, kernel), bias)
-        loss, grad = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
-            features=logits, labels=tc
+    def chunk(k, losses, hits, dxs, dkernel1):
+        xc = x1[k * rows : (k + 1) * rows]
+        loss, hit, grad = values(
+            tf.matmul(xc, kernel1), targets[k * rows : (k + 1) * rows]
         )
-        guess = tf.argmax(logits, axis=-1, output_type=tc.dtype)
         losses = losses.write(k, loss)
-        hits = hits.write(k, tf.cast(tf.equal(guess, tc), tf.float32))
+        hits = hits.write(k, hit)
         if gradients:
             dxs = dxs.write(k, tf.matmul(grad, kernel, transpose_b=True))
-            dkernel += tf.matmul(xc, grad, transpose_a=True)
-            dbias += tf.reduce_sum(grad, axis=0)
-        return k + 1, losses, hits, dxs, dkernel, dbias
+            dkernel1 += tf.matmul(xc, grad, transpose_a=True)
+        return k + 1, losses, hits, dxs, dkernel1
 
     arrays = [
         tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=shape)
         for shape in ([None], [None], [None, x.shape[-1]])
     ]
-    sums = [tf.zeros_like(kernel), tf.zeros_like(bias)] if gradients else [0.0, 0.0]
-    _, losses, hits, dxs, dkernel, dbias = tf.while_loop(
+    total = tf.zeros_like(kernel1) if gradients else tf.zeros([])
+    _, losses, hits, dxs, dkernel1 = tf.while_loop(
         lambda k, *_: k < count,
         chunk,
-        [tf.constant(0), *arrays, *sums],
+        [tf.constant(0), *arrays, total],
         parallel_iterations=1,
     )
-    total = tf.reduce_sum(losses.concat())
+    loss = tf.reduce_sum(losses.concat())
     if not gradients:
-        return total, hits.concat(), None
-    return total, hits.concat(), (dxs.concat(), dkernel, dbias)
+        return loss, hits.concat(), None
+    return loss, hits.concat(), (dxs.concat(), dkernel1[:-1], dkernel1[-1])
 
 
-def linear_cross_entropy(x, kernel, bias, targets, *, training=True, rows=None):
+def linear_cross_entropy(
+    x, kernel, bias, targets, *, training=True, rows=None, jit=True
+):
     """Mean softmax cross-entropy of ``targets`` under ``x @ kernel + bias``,
     and each token's hit (1.0 where the logits' argmax is the target).
 
@@ -86,7 +132,9 @@ def linear_cross_entropy(x, kernel, bias, targets, *, training=True, rows=None):
     ``mean(sparse_softmax_cross_entropy_with_logits(targets, x @ kernel +
     bias))`` and its gradients with respect to ``x``, ``kernel`` and
     ``bias`` are exact. ``training=False`` computes no gradients. ``rows``
-    is the chunk size (default: :func:`chunk_rows`).
+    is the chunk size (default: :func:`chunk_rows`). ``jit`` computes each
+    chunk's softmax and loss in an XLA kernel (compiled once per shape of
+    chunk); without, in TensorFlow's own ops.
     """
     x = tf.convert_to_tensor(x, tf.float32)
     kernel = tf.convert_to_tensor(kernel, tf.float32)
@@ -95,13 +143,13 @@ def linear_cross_entropy(x, kernel, bias, targets, *, training=True, rows=None):
     rows = rows or chunk_rows(kernel.shape[-1])
     n = tf.cast(tf.shape(x)[0], tf.float32)
     if not training:
-        total, hits, _ = _chunks(x, kernel, bias, targets, rows, False)
+        total, hits, _ = _chunks(x, kernel, bias, targets, rows, False, jit)
         return total / n, hits
 
     @tf.custom_gradient
     def mean_loss(x, kernel, bias):
         total, hits, (dx, dkernel, dbias) = _chunks(
-            x, kernel, bias, targets, rows, True
+            x, kernel, bias, targets, rows, True, jit
         )
 
         def grad(dloss, dhits=None):

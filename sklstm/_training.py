@@ -256,6 +256,7 @@ class Trainer(keras.Model):
             head.bias,
             tf.reshape(tf.transpose(y), [-1]),  # time-major, as the features
             training=training,
+            jit=self.jit,
         )
         loss = scale_loss_for_distribution(loss)
         for extra in self.losses:

@@ -33,15 +33,16 @@ def keras_reference(x, dense, targets):
     return loss, hits, grads
 
 
+@pytest.mark.parametrize("jit", [True, False], ids=["xla", "graph"])
 @pytest.mark.parametrize("rows", [None, 8, 53, 64], ids=str)
-def test_loss_hits_and_gradients_equal_keras(rows):
+def test_loss_hits_and_gradients_equal_keras(rows, jit):
     # 53 tokens in chunks of 8 leave a last chunk of 5.
     x, dense, targets = problem()
     want_loss, want_hits, want_grads = keras_reference(x, dense, targets)
     with tf.GradientTape() as tape:
         tape.watch(x)
         loss, hits = linear_cross_entropy(
-            x, dense.kernel, dense.bias, targets, rows=rows
+            x, dense.kernel, dense.bias, targets, rows=rows, jit=jit
         )
         scaled = 2.5 * loss  # the incoming gradient scales every gradient
     grads = tape.gradient(scaled, [x, dense.kernel, dense.bias])
@@ -50,6 +51,22 @@ def test_loss_hits_and_gradients_equal_keras(rows):
     names = ["x", "kernel", "bias"]
     for name, got, want in zip(names, grads, want_grads, strict=True):
         np.testing.assert_allclose(got, 2.5 * want, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("jit", [True, False], ids=["xla", "graph"])
+def test_tied_logits_hit_as_keras_argmax_does(jit):
+    # An untrained or collapsed output layer gives rows of equal logits:
+    # the hit is the first largest logit's, as in Keras' accuracy.
+    x, dense, _ = problem(tokens=6, vocab=5)
+    dense.kernel.assign(tf.zeros_like(dense.kernel))
+    dense.bias.assign([0.0, 2.0, 1.0, 2.0, 2.0])  # ids 1, 3 and 4 tie
+    targets = tf.constant([0, 1, 2, 3, 4, 1], tf.int32)
+    _, want_hits, _ = keras_reference(x, dense, targets)
+    loss, hits = linear_cross_entropy(
+        x, dense.kernel, dense.bias, targets, training=False, jit=jit
+    )
+    np.testing.assert_array_equal(want_hits, [0, 1, 0, 0, 0, 1])
+    np.testing.assert_array_equal(hits, want_hits)
 
 
 def test_the_forward_pass_alone_gives_the_same_numbers_in_a_graph():

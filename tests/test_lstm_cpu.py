@@ -154,6 +154,18 @@ def test_a_seeded_fit_follows_keras_loss_curve(params):
     # The epochs end in a partial batch and validation windows are shorter
     # than training's: the fused path pads both to one compiled shape.
     fused, keras_path = fit("fused", **params), fit("keras", **params)
+    assert_same_curves(fused, keras_path)
+
+
+def test_a_fit_compiled_by_xla_follows_keras_loss_curve(monkeypatch):
+    # The loops and the output layer's loss as XLA kernels, as a fit with
+    # enough work to earn back their compile time runs them.
+    monkeypatch.setattr(_lstm_cpu, "XLA_MIN_MACS", 0)
+    monkeypatch.setattr(_lstm_cpu, "_compiled_shapes", set())
+    assert_same_curves(fit("fused"), fit("keras"))
+
+
+def assert_same_curves(fused, keras_path):
     assert (fused.training_kernel_, keras_path.training_kernel_) == ("fused", "keras")
     assert fused.history_.keys() == keras_path.history_.keys()
     for key in fused.history_:
