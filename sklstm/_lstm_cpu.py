@@ -10,7 +10,8 @@ work per step (time-major, Keras' gate order ``i, f, c, o``)::
               for t:  z = Z[t] + h @ R            the only per-step matmul
                       i, f, g, o = sigmoid, sigmoid, tanh, sigmoid
                       c = f * c + i * g;  h = o * tanh(c)
-    backward: for t (reversed):  dz[t] from dh, dc  (element-wise)
+                      keep h and the factors dz[t] needs
+    backward: for t (reversed):  dz[t] from dh, dc  (multiply-adds)
                                  dh = dz[t] @ R.T   the only per-step matmul
               dW = X.T @ dZ, dR = H_prev.T @ dZ, db = sum(dZ), dX = dZ @ W.T
 
@@ -36,57 +37,77 @@ import keras
 import tensorflow as tf
 
 
+def _gate_scale(units, dtype):
+    """Per-column factors of the pre-activations, so that one ``tanh`` over
+    all four gates gives them all: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``
+    for ``i``, ``f`` and ``o``, the plain ``tanh`` for ``g``."""
+    half = tf.fill([units], tf.constant(0.5, dtype))
+    return tf.concat([half, half, tf.ones([units], dtype), half], axis=0)
+
+
 def _forward_loop(z, recurrent_kernel, h0, c0):
     """The recurrence over precomputed input projections.
 
     ``z``: (time, batch, 4 * units), input projection plus bias. Returns the
-    outputs ``hs`` (time, batch, units), the cell states ``cs`` (time, batch,
-    units), the activated gates (time, batch, 4 * units), for the backward
-    pass, and the final ``h`` and ``c``.
+    outputs ``hs`` (time, batch, units), the factors of the backward pass
+    (:func:`_backward_loop`), and the final ``h`` and ``c``.
+
+    Besides ``h``, each step stores what the backward pass multiplies by,
+    so that its loop does no transcendental and reads no cell state:
+    ``d`` (time, batch, 4 * units), the derivatives of the new cell state
+    with respect to each gate's pre-activation (``o``'s: of ``h``), and
+    ``e`` (time, batch, 2 * units), ``o * (1 - tanh(c)**2)`` and ``f``.
     """
     steps = tf.shape(z)[0]
+    units = tf.shape(h0)[1]
+    scale = _gate_scale(units, z.dtype)
 
-    def step(t, h, c, hs, cs, gates):
-        zt = z[t] + tf.matmul(h, recurrent_kernel)  # (batch, 4 * units)
-        i, f, g, o = tf.split(zt, 4, axis=1)
-        i, f, g, o = tf.sigmoid(i), tf.sigmoid(f), tf.tanh(g), tf.sigmoid(o)
-        c = f * c + i * g
-        h = o * tf.tanh(c)
-        gates = gates.write(t, tf.concat([i, f, g, o], axis=1))
-        return t + 1, h, c, hs.write(t, h), cs.write(t, c), gates
+    def step(t, h, c, hs, ds, es):
+        # One tanh over all gates (sigmoid gates' columns halved).
+        a = tf.tanh((z[t] + tf.matmul(h, recurrent_kernel)) * scale)
+        i, f, g, o = tf.split(a, 4, axis=1)
+        i, f, o = 0.5 + 0.5 * i, 0.5 + 0.5 * f, 0.5 + 0.5 * o
+        c_prev, c = c, f * c + i * g
+        tanh_c = tf.tanh(c)
+        h = o * tanh_c
+        d = tf.concat(
+            [
+                g * i * (1.0 - i),
+                c_prev * f * (1.0 - f),
+                i * (1.0 - g * g),
+                tanh_c * o * (1.0 - o),
+            ],
+            axis=1,
+        )
+        e = tf.concat([o * (1.0 - tanh_c * tanh_c), f], axis=1)
+        return t + 1, h, c, hs.write(t, h), ds.write(t, d), es.write(t, e)
 
     arrays = [tf.TensorArray(z.dtype, size=steps) for _ in range(3)]
-    _, h, c, hs, cs, gates = tf.while_loop(
+    _, h, c, hs, ds, es = tf.while_loop(
         lambda t, *_: t < steps, step, [tf.constant(0), h0, c0, *arrays]
     )
-    return hs.stack(), cs.stack(), gates.stack(), h, c
+    return hs.stack(), ds.stack(), es.stack(), h, c
 
 
-def _backward_loop(dhs, gates, cs, c0, recurrent_kernel, dh, dc):
+def _backward_loop(dhs, ds, es, recurrent_kernel, dh, dc):
     """Backpropagation through time: the pre-activation gradients ``dz``
     (time, batch, 4 * units) and the gradients of ``h0`` and ``c0``.
 
     ``dhs`` is the gradient of the outputs, ``dh`` and ``dc`` those of the
-    final states.
+    final states; ``ds`` and ``es`` are the forward loop's factors. Each
+    step is the state's product and a few multiply-adds::
+
+        dh += dhs[t];  dc += dh * o * (1 - tanh(c)**2)
+        dz = [dc, dc, dc, dh] * d[t];  dh = dz @ R.T;  dc = dc * f
     """
     steps = tf.shape(dhs)[0]
-    cs_prev = tf.concat([c0[None], cs[:-1]], axis=0)  # c[t - 1], c[-1] = c0
     recurrent_t = tf.transpose(recurrent_kernel)  # (4 * units, units)
 
     def step(t, dh, dc, dzs):
-        i, f, g, o = tf.split(gates[t], 4, axis=1)
-        tanh_c = tf.tanh(cs[t])
         dh = dhs[t] + dh
-        dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
-        dz = tf.concat(
-            [
-                dc * g * i * (1.0 - i),
-                dc * cs_prev[t] * f * (1.0 - f),
-                dc * i * (1.0 - g * g),
-                dh * tanh_c * o * (1.0 - o),
-            ],
-            axis=1,
-        )  # (batch, 4 * units)
+        d_h_c, f = tf.split(es[t], 2, axis=1)
+        dc = dc + dh * d_h_c
+        dz = tf.concat([dc, dc, dc, dh], axis=1) * ds[t]  # (batch, 4 * units)
         return t - 1, tf.matmul(dz, recurrent_t), dc * f, dzs.write(t, dz)
 
     dzs = tf.TensorArray(dhs.dtype, size=steps)
@@ -122,7 +143,7 @@ def _make_recurrence(jit):
         # TensorFlow for a differentiable variant of the loop (which XLA
         # cannot build).
         args = [tf.stop_gradient(a) for a in (z, recurrent_kernel, h0, c0)]
-        hs, cs, gates, h, c = forward_loop(*args)
+        hs, ds, es, h, c = forward_loop(*args)
 
         def grad(dhs, dh, dc):
             # Outputs that the loss does not use may arrive as None.
@@ -130,7 +151,7 @@ def _make_recurrence(jit):
             dh = tf.zeros_like(h) if dh is None else dh
             dc = tf.zeros_like(c) if dc is None else dc
             dz, dh0, dc0 = backward_loop(
-                *[tf.stop_gradient(a) for a in (dhs, gates, cs, c0)],
+                *[tf.stop_gradient(a) for a in (dhs, ds, es)],
                 args[1],
                 *[tf.stop_gradient(a) for a in (dh, dc)],
             )
