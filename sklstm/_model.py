@@ -212,6 +212,16 @@ def call_with(layer, replacements, *args, **kwargs):
     return out
 
 
+def _cut(x, time, batch):
+    """``x[:time, :batch]``, passing ``x`` and its gradient through as they
+    are when nothing is cut (every full batch): the gradient of a slice is
+    a fresh padded copy of the whole tensor."""
+    whole = tf.logical_and(
+        tf.equal(tf.shape(x)[0], time), tf.equal(tf.shape(x)[1], batch)
+    )
+    return tf.cond(whole, lambda: tf.identity(x), lambda: x[:time, :batch])
+
+
 def lstm_layers(model):
     """The LSTM layers of a network built by :func:`build_model`, in order."""
     return [layer for layer in model.layers if layer.name.startswith("lstm_")]
@@ -366,7 +376,7 @@ class Network:
             new_states += [h, c]
             if unpadded is not None and k == len(self.lstms) - 1:
                 time, batch = unpadded
-                x = x[:time, :batch]
+                x = _cut(x, time, batch)
                 new_states = [s[:batch] for s in new_states]
             dropout = self.dropouts.get(f"dropout_{k}")
             if dropout is not None:
