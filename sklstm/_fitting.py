@@ -39,8 +39,9 @@ from sklstm._generation import MAX_SEED
 from sklstm._inputs import encode, split_input
 from sklstm._logs import expected_retracing
 from sklstm._model import build_model, lstm_layers
+from sklstm._regularisers import auto_weight_dropout
 from sklstm._tokens import N_RESERVED
-from sklstm._training import Budget, TimeProgress, Trainer
+from sklstm._training import Budget, TimeProgress, Trainer, WeightDropoutByPasses
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, encode_for_training
 
@@ -336,7 +337,12 @@ def run_epochs(model, data, epochs, callbacks, schedule):
     # The masks' seed differs between warm-started fits of one seed.
     mask_seed = (data.data_seed + 104_729 * (first + 1)) % MAX_SEED
     trainer = make_trainer(
-        model, rows, data.window, steps * epochs if epochs else None, seed=mask_seed
+        model,
+        rows,
+        data.window,
+        steps * epochs if epochs else None,
+        seed=mask_seed,
+        epochs=epochs,
     )
     val_ds = validation_data(data.val, data.window, int(model.batch_size))
     monitor = "val_loss" if val_ds is not None else "loss"
@@ -352,6 +358,10 @@ def run_epochs(model, data, epochs, callbacks, schedule):
         max_time,
     )
     own = [budget, best]
+    by_passes = None
+    if trainer.weight_rate is not None and max_time is not None:
+        by_passes = WeightDropoutByPasses(budget, epochs)
+        own.append(by_passes)
     verbose = model.verbose
     if epochs is None and verbose:
         # Keras would count epochs out of _UNLIMITED_EPOCHS.
@@ -377,6 +387,9 @@ def run_epochs(model, data, epochs, callbacks, schedule):
         # The schedule leaves the rate near zero; the optimizer keeps the
         # peak rate, as continued training expects.
         model.model_.optimizer.learning_rate.assign(float(model.learning_rate))
+        model.weight_dropout_ = (
+            trainer.rates[0] if by_passes is None else by_passes.rate
+        )
     return Run(best, budget, interrupted)
 
 
@@ -416,11 +429,20 @@ def validation_data(stream, window, batch_size):
     return _data.window_dataset(stream, val_window, batch_size, seed=0, shuffle=False)
 
 
-def make_trainer(model, rows=None, window=None, planned_steps=None, seed=0):
+def make_trainer(
+    model, rows=None, window=None, planned_steps=None, seed=0, epochs=None
+):
     """The compiled training wrapper of ``model.model_`` (``rows`` as in
     :class:`~sklstm._training.Trainer`; ``seed`` of its weight and
     embedding dropout masks), under the network's strategy; sets
-    ``training_kernel_``."""
+    ``training_kernel_``.
+
+    ``weight_dropout="auto"`` trains at the rate of ``epochs`` passes
+    (:func:`~sklstm._regularisers.auto_weight_dropout`), or where
+    ``max_time`` limits the fit, makes an adaptive trainer, at no weight
+    dropout until an epoch's pace is known
+    (:class:`~sklstm._training.WeightDropoutByPasses`).
+    """
     strategy = _distribute.get_strategy(model.distribution_strategy)
     built = model.model_.distribute_strategy
     wanted = tf.distribute.get_strategy() if strategy is None else strategy
@@ -448,6 +470,14 @@ def make_trainer(model, rows=None, window=None, planned_steps=None, seed=0):
             planned_steps,
             None if model.max_time is None else float(model.max_time),
         )
+    auto = isinstance(model.weight_dropout, str)  # "auto"
+    adaptive = auto and model.max_time is not None
+    if not auto:
+        weight_dropout = float(model.weight_dropout)
+    elif adaptive:
+        weight_dropout = 0.0
+    else:  # epochs limit the fit
+        weight_dropout = auto_weight_dropout(epochs or 1)
     # Keras distributes the datasets over the replicas of the strategy
     # in scope when the trainer is created.
     with _distribute.strategy_scope(strategy):
@@ -457,9 +487,10 @@ def make_trainer(model, rows=None, window=None, planned_steps=None, seed=0):
             fused=fused,
             jit=jit,
             shape=shape,
-            weight_dropout=float(model.weight_dropout),
+            weight_dropout=weight_dropout,
             embedding_dropout=float(model.embedding_dropout),
             seed=seed,
+            adaptive_weight_dropout=adaptive,
         )
         # The trainer shares the network's optimizer, so its state is
         # what warm starts and saved files keep.

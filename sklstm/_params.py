@@ -122,6 +122,14 @@ def _is_units(value):
     return layer_units(value) is not None
 
 
+def _in_unit_interval(value):
+    try:
+        _UNIT_INTERVAL.check(value, "", "")
+    except ValueError:
+        return False
+    return True
+
+
 def _is_stateful(value):
     return isinstance(value, (bool, np.bool_)) or value == "auto"
 
@@ -165,7 +173,12 @@ PARAMETERS = {
     "dense_units": Int(min_value=1, allow_none=True),
     "dropout": _UNIT_INTERVAL,
     "recurrent_dropout": _UNIT_INTERVAL,
-    "weight_dropout": _UNIT_INTERVAL,
+    "weight_dropout": Accepts(
+        lambda value: (
+            (isinstance(value, str) and value == "auto") or _in_unit_interval(value)
+        ),
+        "a float >= 0 and < 1, or 'auto'",
+    ),
     "embedding_dropout": _UNIT_INTERVAL,
     "tie_weights": Bool(),
     "l2": Float(low=0),

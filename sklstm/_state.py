@@ -12,7 +12,8 @@ joblib copy has. The container (zip, JSON, Keras safe load) is
 
 Format versions: 1, the first; 2 adds subword sequencers (the
 ``vocab_size`` parameter of ``TextSequencer`` and its tokenizer's JSON); 3
-adds ``stateful_``, ``training_time_`` and ``training_kernel_``. Older files
+adds ``stateful_``, ``training_time_`` and ``training_kernel_`` (and later
+the optional ``weight_dropout_``, which older readers ignore). Older files
 still load; an attribute a file does not hold is absent, as on a model that
 never ran ``fit``.
 """
@@ -168,6 +169,15 @@ FITTED = (
         optional=True,
     ),
     Fitted(
+        "weight_dropout_",
+        "float",
+        "Rate of weight dropout the last epoch of the last ``fit`` or "
+        '``partial_fit`` trained with (what ``weight_dropout="auto"`` chose).',
+        float,
+        _float,
+        optional=True,
+    ),
+    Fitted(
         "n_features_in_",
         "int",
         "Width of the rectangular id array ``fit`` was given; absent after "
@@ -205,8 +215,10 @@ def document(docstring):
 
 
 # Parameters stored only when they differ from these defaults.
+# weight_dropout's default was 0.0 before "auto": a file that leaves it out
+# loads with today's default.
 _LEFT_OUT_AT_DEFAULT = {
-    "weight_dropout": 0.0,
+    "weight_dropout": "auto",
     "embedding_dropout": 0.0,
     "tie_weights": False,
 }
@@ -217,6 +229,8 @@ def _is_default(value, default):
     are not the same parameter value here)."""
     if isinstance(default, bool):
         return isinstance(value, (bool, np.bool_)) and not value
+    if isinstance(default, str):
+        return isinstance(value, str) and value == default
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, (bool, np.bool_))

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from sklstm._fused_loss import linear_cross_entropy
 from sklstm._model import Network
-from sklstm._regularisers import dropped_weights
+from sklstm._regularisers import auto_weight_dropout, dropped_weights
 
 try:  # how Keras's own train_step scales the loss under tf.distribute
     from keras.src.losses.loss import (
@@ -70,6 +70,9 @@ class Trainer(keras.Model):
         Rates of AWD-LSTM's weight dropout on the recurrent kernels and
         embedding dropout on the embedding matrix's rows, drawn once per
         training batch (:mod:`sklstm._regularisers`), on either path.
+    adaptive_weight_dropout : bool
+        The weight dropout rate may change between epochs
+        (:meth:`set_weight_dropout`): it is read from a variable.
     seed : int
         Seed of those masks.
     """
@@ -84,6 +87,7 @@ class Trainer(keras.Model):
         weight_dropout=0.0,
         embedding_dropout=0.0,
         seed=0,
+        adaptive_weight_dropout=False,
     ):
         super().__init__(name="trainer")
         self.network = network
@@ -92,9 +96,17 @@ class Trainer(keras.Model):
         self.jit = bool(jit)
         self.shape = shape
         self.rates = (float(weight_dropout), float(embedding_dropout))
+        self.weight_rate = None
+        if adaptive_weight_dropout:
+            self.weight_rate = self.add_weight(
+                shape=(),
+                initializer=keras.initializers.Constant(self.rates[0]),
+                trainable=False,
+                name="weight_dropout_rate",
+            )
         # One mask per batch, from the trainer's own seeded generator.
         self.mask_seed = None
-        if any(self.rates):
+        if any(self.rates) or adaptive_weight_dropout:
             self.mask_seed = keras.random.SeedGenerator(int(seed), name="mask_seed")
         self._net = Network(network)
         # The first layer projects the embedding table, not every token's
@@ -160,11 +172,26 @@ class Trainer(keras.Model):
         """Load weights saved by :meth:`save_weights` into the network."""
         return self.network.load_weights(filepath, *args, **kwargs)
 
+    def set_weight_dropout(self, rate):
+        """Train the next batches with weight dropout at ``rate`` (an
+        adaptive trainer's). The training step, traced without weight
+        dropout while the rate was 0, is traced anew with it."""
+        rate = float(rate)
+        self.weight_rate.assign(rate)
+        # ``rates`` are those the step was traced with: once it drops
+        # weights, it reads their rate from the variable, 0 included.
+        if rate > 0 and not self.rates[0]:
+            self.rates = (rate, self.rates[1])
+            self.make_train_function(force=True)
+
     def _dropped(self, training):
         """This batch's dropped weights (none outside training)."""
         if not training or not any(self.rates):
             return None
-        return dropped_weights(self._net, *self.rates, self.mask_seed)
+        weight, embedding = self.rates
+        if weight and self.weight_rate is not None:
+            weight = self.weight_rate  # read at every batch
+        return dropped_weights(self._net, weight, embedding, self.mask_seed)
 
     def _forward(self, ids, keep, training):
         """Logits from the carried states (rows with ``keep`` 0 from zeros;
@@ -335,6 +362,38 @@ class Budget(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.elapsed = time.monotonic() - self.start
+
+
+class WeightDropoutByPasses(keras.callbacks.Callback):
+    """``weight_dropout="auto"`` in a fit that ``max_time`` limits.
+
+    After each epoch, the passes over the text the fit will make (the
+    epochs done, plus those the time left allows at the pace so far, at
+    most ``epochs``) set the next epochs' rate
+    (:func:`sklstm._regularisers.auto_weight_dropout`). ``budget`` is the
+    run's :class:`Budget`, whose clock it reads; ``rate`` is the rate the
+    last epoch trained with.
+    """
+
+    def __init__(self, budget, epochs=None):
+        super().__init__()
+        self.budget, self.epochs = budget, epochs
+        self.done = 0
+        self.rate = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rate = float(self.model.weight_rate.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.done += 1
+        elapsed = time.monotonic() - self.budget.start
+        if self.model.stop_training or self.budget.max_time is None or elapsed <= 0:
+            return
+        left = max(self.budget.max_time - elapsed, 0.0)
+        passes = self.done + left * self.done / elapsed
+        if self.epochs is not None:
+            passes = min(passes, self.epochs)
+        self.model.set_weight_dropout(auto_weight_dropout(passes))
 
 
 def clock(seconds):

@@ -66,7 +66,7 @@ class LSTMTextGenerator(BaseEstimator):
         Dropout rate on the recurrent state inside each LSTM layer, in
         [0, 1). Anything above 0 rules out the fast cuDNN kernel on GPU (a
         warning says so once); ``dropout`` regularises without that cost.
-    weight_dropout : float, default=0.0
+    weight_dropout : float or "auto", default="auto"
         DropConnect on the recurrent kernel of each LSTM layer, as in
         AWD-LSTM (Merity et al., 2017), in [0, 1): every training batch
         zeroes each weight of the recurrent kernels with this probability
@@ -74,7 +74,14 @@ class LSTMTextGenerator(BaseEstimator):
         ``1 / (1 - weight_dropout)``. The layers themselves run unchanged on
         the dropped weights, so the fused CPU kernel and cuDNN on a GPU stay
         in use. Training only: scoring and generation use the weights as
-        they are. ``benchmarks/bench_regularisation.py`` measures it.
+        they are. ``"auto"`` sets the rate by the passes over the text the
+        fit makes: none up to 10 epochs, then rising linearly to 0.25 at 30
+        epochs and more (it helps a model that sees its text many times and
+        slows one that sees it a few times); where ``max_time`` limits the
+        fit, the passes are those the time allows at the pace of the epochs
+        so far, revised after each epoch. ``weight_dropout_`` records the
+        rate of the last epoch. ``benchmarks/bench_regularisation.py`` and
+        ``benchmarks/bench_quality.py`` measure it.
     embedding_dropout : float, default=0.0
         Drops whole tokens of the embedding matrix, in [0, 1): every
         training batch zeroes the embedding of each vocabulary entry with
@@ -242,7 +249,7 @@ class LSTMTextGenerator(BaseEstimator):
         dense_units=None,
         dropout=0.0,
         recurrent_dropout=0.0,
-        weight_dropout=0.0,
+        weight_dropout="auto",
         embedding_dropout=0.0,
         tie_weights=False,
         l2=0.0,

@@ -21,9 +21,9 @@ import tensorflow as tf
 from corpora import QUICK, SENTENCES
 
 import sklstm
-from sklstm import LSTMTextGenerator, TextSequencer
+from sklstm import LSTMTextGenerator, TextSequencer, _regularisers
 from sklstm._model import Network, build_model
-from sklstm._regularisers import drop, dropped_weights
+from sklstm._regularisers import AUTO_RATE, auto_weight_dropout, drop, dropped_weights
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 from sklstm._training import Trainer
 from sklstm.sequencer import encode_texts
@@ -336,12 +336,12 @@ def test_tied_greedy_generation_matches_numpy(request, fixture):
         (
             {"weight_dropout": 1.0},
             "The 'weight_dropout' parameter of LSTMTextGenerator must be a float "
-            ">= 0 and < 1. Got 1.0 instead.",
+            ">= 0 and < 1, or 'auto'. Got 1.0 instead.",
         ),
         (
             {"weight_dropout": "0.5"},
             "The 'weight_dropout' parameter of LSTMTextGenerator must be a float "
-            ">= 0 and < 1. Got '0.5' instead.",
+            ">= 0 and < 1, or 'auto'. Got '0.5' instead.",
         ),
         (
             {"embedding_dropout": -0.1},
@@ -362,11 +362,57 @@ def test_parameters_are_checked(params, message):
     assert not hasattr(model, "model_")
 
 
-def test_regularisers_are_off_by_default():
+def test_regularisers_defaults():
     params = LSTMTextGenerator().get_params()
-    assert params["weight_dropout"] == 0.0
+    assert params["weight_dropout"] == "auto"
     assert params["embedding_dropout"] == 0.0
     assert params["tie_weights"] is False
+
+
+def test_auto_weight_dropout_rises_with_the_planned_passes():
+    rates = [auto_weight_dropout(p) for p in (1, 5, 10, 15, 20, 30, 31, 500)]
+    assert rates[:3] == [0.0, 0.0, 0.0]  # a few passes: none
+    assert rates[3:5] == pytest.approx([0.0625, 0.125])
+    assert rates[5:] == [0.25, 0.25, 0.25]
+
+
+def test_auto_weight_dropout_of_a_fit_of_few_epochs_is_none():
+    model = LSTMTextGenerator(**TINY).fit(SENTENCES)  # 2 epochs, "auto"
+    plain = LSTMTextGenerator(**TINY, weight_dropout=0.0).fit(SENTENCES)
+    assert model.weight_dropout_ == plain.weight_dropout_ == 0.0
+    assert model.history_ == plain.history_
+
+
+def test_auto_weight_dropout_trains_at_the_rate_of_its_epochs(monkeypatch):
+    monkeypatch.setattr(_regularisers, "AUTO_PASSES", (0.0, 4.0))  # 2 -> half
+    model = LSTMTextGenerator(**TINY).fit(SENTENCES)
+    fixed = LSTMTextGenerator(**TINY, weight_dropout=0.125).fit(SENTENCES)
+    assert model.weight_dropout_ == fixed.weight_dropout_ == 0.125
+    assert model.history_ == fixed.history_
+
+
+@pytest.mark.parametrize("training_kernel", ["fused", "keras"])
+def test_auto_weight_dropout_under_max_time_starts_after_the_first_epoch(
+    monkeypatch, training_kernel
+):
+    # Any pace plans at least one pass: the full rate from the second epoch.
+    monkeypatch.setattr(_regularisers, "AUTO_PASSES", (0.0, 1.0))
+    params = dict(
+        TINY,
+        epochs=3,
+        max_time=600,
+        learning_rate_schedule="constant",  # no clock in the loss curve
+        training_kernel=training_kernel,
+    )
+    model = LSTMTextGenerator(**params).fit(SENTENCES)
+    plain = LSTMTextGenerator(**params, weight_dropout=0.0).fit(SENTENCES)
+    assert model.training_kernel_ == training_kernel
+    assert model.n_epochs_ == plain.n_epochs_ == 3
+    assert model.weight_dropout_ == AUTO_RATE and plain.weight_dropout_ == 0.0
+    # The first epoch trains without dropped weights, the next ones with.
+    assert model.history_["loss"][0] == plain.history_["loss"][0]
+    assert model.history_["loss"][1] != plain.history_["loss"][1]
+    assert model.history_["loss"][2] > plain.history_["loss"][2]
 
 
 # --------------------------------------------------------------------------
@@ -497,8 +543,16 @@ def test_files_without_the_parameters_load_with_the_defaults(tmp_path):
     # Left out at their defaults: what a file from before them holds.
     assert not {"weight_dropout", "embedding_dropout", "tie_weights"} & set(params)
     loaded = sklstm.load(path)
-    assert loaded.get_params()["weight_dropout"] == 0.0
+    assert loaded.get_params()["weight_dropout"] == "auto"
     assert loaded.get_params()["tie_weights"] is False
+    assert loaded.weight_dropout_ == model.weight_dropout_ == 0.0
+    # No weight dropout, no longer the default, is kept.
+    model.set_params(weight_dropout=0.0)
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        params = json.loads(archive.read("sklstm.json"))["params"]
+    assert params["weight_dropout"] == 0.0
+    assert sklstm.load(path).get_params()["weight_dropout"] == 0.0
     np.testing.assert_array_equal(
         loaded.predict_proba(["the "]), model.predict_proba(["the "])
     )

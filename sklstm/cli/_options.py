@@ -28,6 +28,17 @@ def _int_or_none(text):
         ) from None
 
 
+def _rate_or_auto(text):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate such as 0.25, or 'auto', got {text!r}"
+        ) from None
+
+
 def _units(text):
     """``256`` -> 256, ``256,128`` -> (256, 128)."""
     try:
@@ -156,7 +167,8 @@ TRAIN_OPTIONS = (
     Option("--dropout", "dropout", "dropout after each LSTM layer", float,
            "RATE"),
     Option("--weight-dropout", "weight_dropout", "DropConnect on each LSTM's "
-           "recurrent kernel, one mask per batch (AWD-LSTM)", float, "RATE"),
+           "recurrent kernel, one mask per batch (AWD-LSTM); auto: none up to "
+           "10 epochs, rising to 0.25 at 30", _rate_or_auto, "RATE"),
     Option("--embedding-dropout", "embedding_dropout", "drop whole vocabulary "
            "entries of the embedding in each batch", float, "RATE"),
     Option("--tie-weights", "tie_weights", "the output layer shares the "

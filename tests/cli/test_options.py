@@ -39,3 +39,6 @@ def test_train_options_set_the_estimator_parameters_they_name():
     assert "max_time" not in params  # passed only when given
     args = parser.parse_args(["train", "--max-time", "3"])
     assert train_params(args, LSTMTextGenerator())["max_time"] == 3.0
+    for text, rate in [("0.3", 0.3), ("auto", "auto"), ("AUTO", "auto")]:
+        args = parser.parse_args(["train", "--weight-dropout", text])
+        assert train_params(args, LSTMTextGenerator())["weight_dropout"] == rate
