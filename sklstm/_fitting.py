@@ -359,7 +359,7 @@ def run_epochs(model, data, epochs, callbacks, schedule):
     )
     own = [budget, best]
     by_passes = None
-    if trainer.weight_rate is not None and max_time is not None:
+    if trainer.weight_rate is not None:  # "auto" under max_time
         by_passes = WeightDropoutByPasses(budget, epochs)
         own.append(by_passes)
     verbose = model.verbose
@@ -477,7 +477,7 @@ def make_trainer(
     elif adaptive:
         weight_dropout = 0.0
     else:  # epochs limit the fit
-        weight_dropout = auto_weight_dropout(epochs or 1)
+        weight_dropout = auto_weight_dropout(epochs)
     # Keras distributes the datasets over the replicas of the strategy
     # in scope when the trainer is created.
     with _distribute.strategy_scope(strategy):

@@ -37,10 +37,11 @@ import keras
 import tensorflow as tf
 
 
-def _gate_scale(units, dtype):
+def gate_scale(units, dtype):
     """Per-column factors of the pre-activations, so that one ``tanh`` over
     all four gates gives them all: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``
-    for ``i``, ``f`` and ``o``, the plain ``tanh`` for ``g``."""
+    for ``i``, ``f`` and ``o``, the plain ``tanh`` for ``g`` (the fused
+    training loop and the sampler's step)."""
     half = tf.fill([units], tf.constant(0.5, dtype))
     return tf.concat([half, half, tf.ones([units], dtype), half], axis=0)
 
@@ -60,7 +61,7 @@ def _forward_loop(z, recurrent_kernel, h0, c0):
     """
     steps = tf.shape(z)[0]
     units = tf.shape(h0)[1]
-    scale = _gate_scale(units, z.dtype)
+    scale = gate_scale(units, z.dtype)
 
     def step(t, h, c, hs, ds, es):
         # One tanh over all gates (sigmoid gates' columns halved).

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from sklstm._lstm_cpu import gate_scale
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 
 PREFILL_COLUMNS = 64  # prompt columns read per compiled call
@@ -326,9 +327,7 @@ class Program:
         ]  # first: (vocab, 4 * units) table
         scaled = []
         for (a, b), units in zip(layers, layout.units, strict=True):
-            half = tf.constant(0.5, a.dtype)
-            one = tf.ones([units], a.dtype)
-            scale = tf.concat([half * one, half * one, one, half * one], axis=0)
+            scale = gate_scale(units, a.dtype)
             scaled.append((a * scale, b * scale))  # gates i, f, g, o
         banned = tf.tensor_scatter_nd_update(
             tf.zeros([layout.vocab]), [[PAD_ID], [OOV_ID]], [_NEG, _NEG]

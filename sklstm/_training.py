@@ -387,7 +387,7 @@ class WeightDropoutByPasses(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.done += 1
         elapsed = time.monotonic() - self.budget.start
-        if self.model.stop_training or self.budget.max_time is None or elapsed <= 0:
+        if self.model.stop_training or elapsed <= 0:
             return
         left = max(self.budget.max_time - elapsed, 0.0)
         passes = self.done + left * self.done / elapsed
