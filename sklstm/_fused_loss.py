@@ -12,10 +12,11 @@ its logits, loss, hits (argmax equals the target) and logit gradient in
 one pass, and adds its share of the weight gradients::
 
     for each chunk of rows of x:
-        logits = [x_c, 1] @ [kernel; bias]       the bias as one more row
-        loss_c, hits_c, g = softmax cross-entropy, argmax and gradient
-                                                 (one XLA kernel)
-        dx_c = g @ kernel.T;  d[kernel; bias] += [x_c, 1].T @ g
+        logits = x_c @ kernel + bias
+        loss_c, hits_c, g, sum(g) = softmax cross-entropy, argmax, gradient
+                                    and its column sums (one XLA kernel,
+                                    with the bias' addition)
+        dx_c = g @ kernel.T;  dkernel += x_c.T @ g;  dbias += sum(g)
 
 The gradients are those of the mean loss, computed in the forward pass and
 scaled by the incoming gradient (a scalar), so nothing of logits' size is
@@ -55,27 +56,35 @@ def _argmax_hits(logits, targets):
     return tf.cast(tf.equal(guess, targets), tf.float32)
 
 
-def _chunk_values(logits, targets, hits):
-    """Per token loss and hit (by ``hits``), and the gradient of the loss
-    per logit."""
+def _chunk_values(products, bias, targets, hits):
+    """Per token loss and hit (by ``hits``) of the logits ``products +
+    bias``, the gradient of the loss per logit, and its sum over the
+    chunk's tokens (the bias' gradient)."""
+    logits = products + bias
     loss, grad = tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(
         features=logits, labels=targets
     )
-    return loss, hits(logits, targets), grad
+    return loss, hits(logits, targets), grad, tf.reduce_sum(grad, axis=0)
 
 
-# A chunk's softmax, loss, hits and logit gradient in one XLA kernel, with
-# the bias in the product (see _chunks): the word model of bench_train.py
-# (3,150 ids) trained 1.20x-1.23x the tokens a second of TensorFlow's own
-# ops with a separate bias in three paired runs on a 2-core AMD EPYC. Each
-# shape of chunk compiles once (a batch has at most two).
+# A chunk's bias, softmax, loss, hits, logit gradient and the bias' gradient
+# in one XLA kernel: the word model of bench_train.py (3,150 ids) trained
+# 1.20x-1.23x the tokens a second of TensorFlow's own ops in three paired
+# runs on a 2-core AMD EPYC (with the bias then a row of the kernel, against
+# a column of ones in x; adding it here instead spares that copy of x: the
+# char model +6% in three paired runs, the word model level). Each shape of
+# chunk compiles once (a batch has at most two).
 _VALUES = {
     True: tf.function(
-        lambda logits, targets: _chunk_values(logits, targets, _first_top_hits),
+        lambda products, bias, targets: _chunk_values(
+            products, bias, targets, _first_top_hits
+        ),
         jit_compile=True,
         autograph=False,
     ),
-    False: lambda logits, targets: _chunk_values(logits, targets, _argmax_hits),
+    False: lambda products, bias, targets: _chunk_values(
+        products, bias, targets, _argmax_hits
+    ),
 }
 
 
@@ -84,43 +93,41 @@ def _chunks(x, kernel, bias, targets, rows, gradients, jit):
     gradients of the summed loss with respect to ``x``, ``kernel`` and
     ``bias``.
 
-    The bias rides in the products as one more row of the kernel, against
-    a column of ones in ``x``: its gradient is that product's last row,
-    and no pass over the logits adds it or sums their gradient.
+    The bias is added, and its gradient summed, in the kernel that
+    computes the softmax (one pass over the logits either way).
     """
     values = _VALUES[jit]
     n = tf.shape(x)[0]
     count = (n + rows - 1) // rows
-    x1 = tf.concat([x, tf.ones([n, 1], x.dtype)], axis=1)  # (tokens, features + 1)
-    kernel1 = tf.concat([kernel, bias[None]], axis=0)  # (features + 1, vocab)
 
-    def chunk(k, losses, hits, dxs, dkernel1):
-        xc = x1[k * rows : (k + 1) * rows]
-        loss, hit, grad = values(
-            tf.matmul(xc, kernel1), targets[k * rows : (k + 1) * rows]
+    def chunk(k, losses, hits, dxs, dkernel, dbias):
+        xc = x[k * rows : (k + 1) * rows]
+        loss, hit, grad, dbias_c = values(
+            tf.matmul(xc, kernel), bias, targets[k * rows : (k + 1) * rows]
         )
         losses = losses.write(k, loss)
         hits = hits.write(k, hit)
         if gradients:
             dxs = dxs.write(k, tf.matmul(grad, kernel, transpose_b=True))
-            dkernel1 += tf.matmul(xc, grad, transpose_a=True)
-        return k + 1, losses, hits, dxs, dkernel1
+            dkernel += tf.matmul(xc, grad, transpose_a=True)
+            dbias += dbias_c
+        return k + 1, losses, hits, dxs, dkernel, dbias
 
     arrays = [
         tf.TensorArray(tf.float32, size=count, infer_shape=False, element_shape=shape)
         for shape in ([None], [None], [None, x.shape[-1]])
     ]
-    total = tf.zeros_like(kernel1) if gradients else tf.zeros([])
-    _, losses, hits, dxs, dkernel1 = tf.while_loop(
+    sums = [tf.zeros_like(a) if gradients else tf.zeros([]) for a in (kernel, bias)]
+    _, losses, hits, dxs, dkernel, dbias = tf.while_loop(
         lambda k, *_: k < count,
         chunk,
-        [tf.constant(0), *arrays, total],
+        [tf.constant(0), *arrays, *sums],
         parallel_iterations=1,
     )
     loss = tf.reduce_sum(losses.concat())
     if not gradients:
         return loss, hits.concat(), None
-    return loss, hits.concat(), (dxs.concat(), dkernel1[:-1], dkernel1[-1])
+    return loss, hits.concat(), (dxs.concat(), dkernel, dbias)
 
 
 def linear_cross_entropy(
