@@ -189,7 +189,7 @@ def main():
 
     print()
     model = {
-        "char": "Default char model (embedding 64, LSTM 256",
+        "char": "Default char model (embedding 64, LSTM 384",
         "word": "Word model (10,000 words, embedding 100, LSTM 128, Dense 128",
         "subword": "Subword model (1,000 tokens, embedding 64, LSTM 256",
     }[args.level]

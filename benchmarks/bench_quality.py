@@ -21,6 +21,8 @@ same training documents and ``--budget`` seconds of training (default 300):
   with end-of-document ids, in the same char vocabulary), batch 64, Adam
   with Keras' defaults, sparse cross-entropy from logits, no validation;
   stopped by the same callback at the first batch end past the budget.
+  ``--reference-units 256,384`` trains one reference per width (ratios are
+  against the first).
 - ``--levels char,word,subword`` also trains sklstm at those levels with
   the same budget (``TextSequencer(level=...)``; subword needs the
   ``tokenizers`` package and is skipped with a note otherwise).
@@ -205,7 +207,7 @@ def fit_sklstm(level, train, budget, overrides, seed):
     }
 
 
-def fit_reference(sequencer, train, budget, seed):
+def fit_reference(sequencer, train, budget, seed, units=REFERENCE["units"]):
     import keras
 
     stream = common.join_documents(sequencer.transform(train))
@@ -219,7 +221,7 @@ def fit_reference(sequencer, train, budget, seed):
     ids = keras.Input(shape=(None,), dtype="int32")
     h = keras.layers.Embedding(vocab, REFERENCE["embedding_dim"], name="embedding")(ids)
     h, _, _ = keras.layers.LSTM(
-        REFERENCE["units"], return_sequences=True, return_state=True, name="lstm_0"
+        units, return_sequences=True, return_state=True, name="lstm_0"
     )(h)
     logits = keras.layers.Dense(vocab, name="logits")(h)
     model = keras.Model(ids, logits)
@@ -250,7 +252,7 @@ def fit_reference(sequencer, train, budget, seed):
         "stopped_by": "time-limit callback",
         "note": (
             f"{n:,} windows of {window}, batch {REFERENCE['batch_size']}, "
-            f"embedding {REFERENCE['embedding_dim']}, LSTM {REFERENCE['units']}, "
+            f"embedding {REFERENCE['embedding_dim']}, LSTM {units}, "
             "Adam(), no validation"
         ),
     }
@@ -308,6 +310,13 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="models' seed")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument(
+        "--reference-units",
+        default=str(REFERENCE["units"]),
+        metavar="N[,N...]",
+        help="LSTM widths of the plain Keras reference, one model each "
+        f"(default {REFERENCE['units']}); ratios are against the first",
+    )
     args = parser.parse_args()
     if args.budget is None:
         args.budget = 10.0 if args.quick else 300.0
@@ -318,6 +327,16 @@ def main():
         if level not in ("char", "word", "subword"):
             parser.error(f"unknown level {level!r}")
     overrides = parse_params(args.sklstm_params)
+    try:
+        reference_widths = [int(u) for u in args.reference_units.split(",")]
+    except ValueError:
+        parser.error(
+            f"--reference-units: expected N[,N...], got {args.reference_units!r}"
+        )
+    if not reference_widths or min(reference_widths) < 1:
+        parser.error(
+            f"--reference-units: widths must be >= 1, got {args.reference_units!r}"
+        )
 
     import keras  # noqa: F401
     import tensorflow as tf  # noqa: F401
@@ -376,16 +395,18 @@ def main():
         print(f"  {info['tokens']:,} tokens, {bpc:.4f} bpc held-out", flush=True)
         del gen
 
-    if not args.no_reference:
-        print(f"[{time.perf_counter() - start:.0f} s] training reference", flush=True)
+    widths = [] if args.no_reference else reference_widths
+    for k, units in enumerate(widths):
+        label = "reference" if k == 0 else f"reference, LSTM {units}"
+        print(f"[{time.perf_counter() - start:.0f} s] training {label}", flush=True)
         sequencer = TextSequencer().fit(train)
         if char_vocabulary is not None and sequencer.vocabulary_ != char_vocabulary:
             notes.append("reference: its char vocabulary differs from sklstm's!")
-        model, info = fit_reference(sequencer, train, args.budget, args.seed)
+        model, info = fit_reference(sequencer, train, args.budget, args.seed, units)
         sequences = sequencer.transform(test)
         bpc = bits_per_char(heldout_log_likelihood(model, sequences), test)
         info["vocab"] = sequencer.vocab_size_
-        results.append(("reference", info, bpc, None))
+        results.append((label, info, bpc, None))
         print(f"  {info['tokens']:,} tokens, {bpc:.4f} bpc held-out", flush=True)
 
     ref = next((bpc for m, _, bpc, _ in results if m == "reference"), None)
