@@ -111,6 +111,11 @@ def child(args):
         else float("nan")
     )
     out["vocab"] = int(model.vocab_size_)
+    widths = (model.units,) if isinstance(model.units, int) else model.units
+    units = " + ".join(map(str, widths))
+    out["network"] = f"embedding {model.embedding_dim}, LSTM {units}" + (
+        f", Dense {model.dense_units}" if model.dense_units else ""
+    )
     print(RESULT_TAG + json.dumps(out), flush=True)
 
 
@@ -189,10 +194,10 @@ def main():
 
     print()
     model = {
-        "char": "Default char model (embedding 64, LSTM 384",
-        "word": "Word model (10,000 words, embedding 100, LSTM 128, Dense 128",
-        "subword": "Subword model (1,000 tokens, embedding 64, LSTM 256",
-    }[args.level]
+        "char": "Default char model (",
+        "word": "Word model (10,000 words, ",
+        "subword": "Subword model (1,000 tokens, ",
+    }[args.level] + (results[0]["network"] if results else "the default network")
     print(
         f"{model}, batch 64, window 100), {args.seconds:g} s of timed training "
         "each, validation_fraction=0."

@@ -333,7 +333,7 @@ def main():
         parser.error(
             f"--reference-units: expected N[,N...], got {args.reference_units!r}"
         )
-    if not reference_widths or min(reference_widths) < 1:
+    if min(reference_widths) < 1:
         parser.error(
             f"--reference-units: widths must be >= 1, got {args.reference_units!r}"
         )

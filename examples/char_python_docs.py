@@ -26,7 +26,7 @@ from sklstm import LSTMTextGenerator, load_python_docs
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--units", type=int, default=384)
+    parser.add_argument("--units", type=int, default=LSTMTextGenerator().units)
     parser.add_argument("--prompt", default="The ")
     parser.add_argument("--output", default="python_docs_char.sklstm")
     parser.add_argument("--plot", metavar="PNG", help="save the learning curves")

@@ -63,7 +63,7 @@ def main():
     parser.add_argument(
         "--max-time", type=float, default=120, help="seconds of training"
     )
-    parser.add_argument("--units", type=int, default=384)
+    parser.add_argument("--units", type=int, default=LSTMTextGenerator().units)
     parser.add_argument("--sequence-length", type=int, default=100)
     parser.add_argument("--max-new-tokens", type=int, default=200)
     parser.add_argument("--output", default="files.sklstm")

@@ -61,7 +61,7 @@ def main():
     parser.add_argument("--max-files", type=int, default=200)
     parser.add_argument("--max-bytes", type=int, default=1_000_000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--units", type=int, default=384)
+    parser.add_argument("--units", type=int, default=LSTMTextGenerator().units)
     parser.add_argument("--sequence-length", type=int, default=100)
     parser.add_argument("--prompts", nargs="+", default=["def ", "class ", "    for "])
     parser.add_argument("--max-new-tokens", type=int, default=300)

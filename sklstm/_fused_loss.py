@@ -25,6 +25,8 @@ kept for the backward pass.
 
 from __future__ import annotations
 
+import functools
+
 import tensorflow as tf
 
 # Logit elements per chunk: 64 MB of float32 (1,600 tokens at a vocabulary
@@ -76,15 +78,11 @@ def _chunk_values(products, bias, targets, hits):
 # chunk compiles once (a batch has at most two).
 _VALUES = {
     True: tf.function(
-        lambda products, bias, targets: _chunk_values(
-            products, bias, targets, _first_top_hits
-        ),
+        functools.partial(_chunk_values, hits=_first_top_hits),
         jit_compile=True,
         autograph=False,
     ),
-    False: lambda products, bias, targets: _chunk_values(
-        products, bias, targets, _argmax_hits
-    ),
+    False: functools.partial(_chunk_values, hits=_argmax_hits),
 }
 
 
