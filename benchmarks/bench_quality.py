@@ -198,11 +198,12 @@ def fit_sklstm(level, train, budget, overrides, seed):
             f"{got['sequence_length']}, epochs={got['epochs']}, "
             f"validation_fraction={got['validation_fraction']}; n_epochs_="
             f"{gen.n_epochs_}, best_epoch_={gen.best_epoch_} (weights kept)"
-            + (
-                f", weight_dropout_={gen.weight_dropout_:g} (the last epoch's)"
-                if hasattr(gen, "weight_dropout_")
-                else ""
+            + "".join(
+                f", {name}={getattr(gen, name):g}"
+                for name in ("weight_dropout_", "dropout_")
+                if hasattr(gen, name)
             )
+            + (" (the last epoch's)" if hasattr(gen, "dropout_") else "")
         ),
     }
 

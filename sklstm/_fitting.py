@@ -39,9 +39,9 @@ from sklstm._generation import MAX_SEED
 from sklstm._inputs import encode, split_input
 from sklstm._logs import expected_retracing
 from sklstm._model import build_model, lstm_layers
-from sklstm._regularisers import auto_weight_dropout
+from sklstm._regularisers import AUTO_RATES
 from sklstm._tokens import N_RESERVED
-from sklstm._training import Budget, TimeProgress, Trainer, WeightDropoutByPasses
+from sklstm._training import Budget, RatesByPasses, TimeProgress, Trainer
 from sklstm.callbacks import BestWeights, EstimatorCallback
 from sklstm.sequencer import TextSequencer, encode_for_training
 
@@ -253,7 +253,7 @@ def build(model, units, seed):
             embedding_dim=int(model.embedding_dim),
             units=units,
             dense_units=None if model.dense_units is None else int(model.dense_units),
-            dropout=float(model.dropout),
+            dropout=_layer_dropout(model),
             recurrent_dropout=float(model.recurrent_dropout),
             l2=float(model.l2),
             seed=seed,
@@ -273,6 +273,12 @@ def build(model, units, seed):
     model.history_ = {}
     model.n_epochs_ = 0
     model.best_epoch_ = -1
+
+
+def _layer_dropout(model):
+    """The rate of the network's Dropout layers: ``dropout``, or 0 where it
+    is ``"auto"`` (the trainer drops the LSTM layers' outputs itself)."""
+    return 0.0 if isinstance(model.dropout, str) else float(model.dropout)
 
 
 def continue_optimizer(model):
@@ -303,7 +309,7 @@ def check_same_network(model, network, units):
         "embedding_dim": model.embedding_dim,
         "units": units,
         "dense_units": model.dense_units,
-        "dropout": float(model.dropout),
+        "dropout": _layer_dropout(model),
         "recurrent_dropout": float(model.recurrent_dropout),
         "l2": float(model.l2),
         "dtype_policy": model.dtype_policy,
@@ -359,8 +365,8 @@ def run_epochs(model, data, epochs, callbacks, schedule):
     )
     own = [budget, best]
     by_passes = None
-    if trainer.weight_rate is not None:  # "auto" under max_time
-        by_passes = WeightDropoutByPasses(budget, epochs)
+    if trainer.rate_variables:  # "auto" rates under max_time
+        by_passes = RatesByPasses(budget, epochs)
         own.append(by_passes)
     verbose = model.verbose
     if epochs is None and verbose:
@@ -387,9 +393,11 @@ def run_epochs(model, data, epochs, callbacks, schedule):
         # The schedule leaves the rate near zero; the optimizer keeps the
         # peak rate, as continued training expects.
         model.model_.optimizer.learning_rate.assign(float(model.learning_rate))
-        model.weight_dropout_ = (
-            trainer.rates[0] if by_passes is None else by_passes.rate
-        )
+        rates = dict(trainer.rates)
+        if by_passes is not None:
+            rates.update(by_passes.rates)
+        model.weight_dropout_ = rates["weight"]
+        model.dropout_ = rates["outputs"] or _layer_dropout(model)
     return Run(best, budget, interrupted)
 
 
@@ -437,11 +445,10 @@ def make_trainer(
     embedding dropout masks), under the network's strategy; sets
     ``training_kernel_``.
 
-    ``weight_dropout="auto"`` trains at the rate of ``epochs`` passes
-    (:func:`~sklstm._regularisers.auto_weight_dropout`), or where
-    ``max_time`` limits the fit, makes an adaptive trainer, at no weight
-    dropout until an epoch's pace is known
-    (:class:`~sklstm._training.WeightDropoutByPasses`).
+    ``weight_dropout="auto"`` and ``dropout="auto"`` train at the rates of
+    ``epochs`` passes (:data:`~sklstm._regularisers.AUTO_RATES`), or where
+    ``max_time`` limits the fit, make an adaptive trainer, at none until an
+    epoch's pace is known (:class:`~sklstm._training.RatesByPasses`).
     """
     strategy = _distribute.get_strategy(model.distribution_strategy)
     built = model.model_.distribute_strategy
@@ -470,14 +477,17 @@ def make_trainer(
             planned_steps,
             None if model.max_time is None else float(model.max_time),
         )
-    auto = isinstance(model.weight_dropout, str)  # "auto"
-    adaptive = auto and model.max_time is not None
-    if not auto:
-        weight_dropout = float(model.weight_dropout)
-    elif adaptive:
-        weight_dropout = 0.0
-    else:  # epochs limit the fit
-        weight_dropout = auto_weight_dropout(epochs)
+    # "auto" rates: a fit that max_time limits adapts them (from 0), one of
+    # a number of epochs takes that number's.
+    rates, adaptive = {"weight": 0.0, "outputs": 0.0}, []
+    for name, value in (("weight", model.weight_dropout), ("outputs", model.dropout)):
+        if not isinstance(value, str):
+            # A float dropout is the network's Dropout layers', not ours.
+            rates[name] = float(value) if name == "weight" else 0.0
+        elif model.max_time is not None:
+            adaptive.append(name)
+        else:
+            rates[name] = AUTO_RATES[name](epochs)
     # Keras distributes the datasets over the replicas of the strategy
     # in scope when the trainer is created.
     with _distribute.strategy_scope(strategy):
@@ -487,10 +497,11 @@ def make_trainer(
             fused=fused,
             jit=jit,
             shape=shape,
-            weight_dropout=weight_dropout,
+            weight_dropout=rates["weight"],
             embedding_dropout=float(model.embedding_dropout),
             seed=seed,
-            adaptive_weight_dropout=adaptive,
+            dropout=rates["outputs"],
+            adaptive=tuple(adaptive),
         )
         # The trainer shares the network's optimizer, so its state is
         # what warm starts and saved files keep.

@@ -283,7 +283,8 @@ class Network:
         layers read instead of their own (``"embedding"``: the embedding
         matrix, an LSTM's name: its recurrent kernel; see
         :func:`sklstm._regularisers.dropped_weights`); Keras' layers run
-        unchanged on them (:func:`call_with`).
+        unchanged on them (:func:`call_with`). ``dropped["outputs"]``, where
+        present, drops elements of each LSTM layer's outputs.
 
         Returns the features before the output layer, shape
         (batch, time, features), and the final states, float32.
@@ -308,10 +309,19 @@ class Network:
                 training=training,
             )
             new_states += [tf.cast(h, tf.float32), tf.cast(c, tf.float32)]
-            dropout = self.dropouts.get(f"dropout_{k}")
-            if dropout is not None:
-                x = dropout(x, training=training)
+            x = self._dropout(k, x, training, dropped)
         return self._top(x), new_states
+
+    def _dropout(self, k, x, training, dropped):
+        """The outputs ``x`` of LSTM layer ``k`` through its Dropout layer
+        (``dropout`` > 0) or the trainer's dropout (``dropout="auto"``:
+        ``dropped["outputs"]``, see
+        :func:`sklstm._regularisers.dropped_weights`)."""
+        dropout = self.dropouts.get(f"dropout_{k}")
+        if dropout is not None:
+            x = dropout(x, training=training)
+        outputs = dropped.get("outputs")
+        return x if outputs is None else outputs(x)
 
     def _top(self, x):
         """The optional Dense layer and projection over the LSTM output."""
@@ -378,9 +388,7 @@ class Network:
                 time, batch = unpadded
                 x = _cut(x, time, batch)
                 new_states = [s[:batch] for s in new_states]
-            dropout = self.dropouts.get(f"dropout_{k}")
-            if dropout is not None:
-                x = dropout(x, training=training)
+            x = self._dropout(k, x, training, dropped)
         return self._top(x), new_states
 
     # -- compiled entry points ---------------------------------------------

@@ -163,6 +163,13 @@ def layer_units(units):
 
 _UNIT_INTERVAL = Float(low=0, high=1, high_inclusive=False)  # [0, 1)
 
+_RATE_OR_AUTO = Accepts(
+    lambda value: (
+        (isinstance(value, str) and value == "auto") or _in_unit_interval(value)
+    ),
+    "a float >= 0 and < 1, or 'auto'",
+)
+
 # Every checked parameter of LSTMTextGenerator, in the order of the checks.
 PARAMETERS = {
     "sequencer": Accepts(_is_sequencer, "a TextSequencer or None", TypeError),
@@ -171,14 +178,9 @@ PARAMETERS = {
         _is_units, "an int >= 1 or a non-empty tuple of ints >= 1", ValueError
     ),
     "dense_units": Int(min_value=1, allow_none=True),
-    "dropout": _UNIT_INTERVAL,
+    "dropout": _RATE_OR_AUTO,
     "recurrent_dropout": _UNIT_INTERVAL,
-    "weight_dropout": Accepts(
-        lambda value: (
-            (isinstance(value, str) and value == "auto") or _in_unit_interval(value)
-        ),
-        "a float >= 0 and < 1, or 'auto'",
-    ),
+    "weight_dropout": _RATE_OR_AUTO,
     "embedding_dropout": _UNIT_INTERVAL,
     "tie_weights": Bool(),
     "l2": Float(low=0),

@@ -13,7 +13,8 @@ joblib copy has. The container (zip, JSON, Keras safe load) is
 Format versions: 1, the first; 2 adds subword sequencers (the
 ``vocab_size`` parameter of ``TextSequencer`` and its tokenizer's JSON); 3
 adds ``stateful_``, ``training_time_`` and ``training_kernel_`` (and later
-the optional ``weight_dropout_``, which older readers ignore). Older files
+the optional ``weight_dropout_`` and ``dropout_``, which older readers
+ignore). Older files
 still load; an attribute a file does not hold is absent, as on a model that
 never ran ``fit``.
 """
@@ -173,6 +174,16 @@ FITTED = (
         "float",
         "Rate of weight dropout the last epoch of the last ``fit`` or "
         '``partial_fit`` trained with (what ``weight_dropout="auto"`` chose).',
+        float,
+        _float,
+        optional=True,
+    ),
+    Fitted(
+        "dropout_",
+        "float",
+        "Rate of dropout on the LSTM layers' outputs the last epoch of the "
+        'last ``fit`` or ``partial_fit`` trained with (what ``dropout="auto"`` '
+        "chose).",
         float,
         _float,
         optional=True,

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from sklstm._fused_loss import linear_cross_entropy
 from sklstm._model import Network
-from sklstm._regularisers import auto_weight_dropout, dropped_weights
+from sklstm._regularisers import AUTO_RATES, dropped_weights
 
 try:  # how Keras's own train_step scales the loss under tf.distribute
     from keras.src.losses.loss import (
@@ -70,9 +70,13 @@ class Trainer(keras.Model):
         Rates of AWD-LSTM's weight dropout on the recurrent kernels and
         embedding dropout on the embedding matrix's rows, drawn once per
         training batch (:mod:`sklstm._regularisers`), on either path.
-    adaptive_weight_dropout : bool
-        The weight dropout rate may change between epochs
-        (:meth:`set_weight_dropout`): it is read from a variable.
+    dropout : float
+        Rate of dropout on each LSTM layer's outputs (``dropout="auto"``: the
+        network has no Dropout layers), drawn for every batch.
+    adaptive : tuple of str
+        The rates that may change between epochs (:meth:`set_rates`), of
+        ``"weight"`` (weight dropout) and ``"outputs"`` (``dropout``): they
+        are read from variables.
     seed : int
         Seed of those masks.
     """
@@ -87,7 +91,8 @@ class Trainer(keras.Model):
         weight_dropout=0.0,
         embedding_dropout=0.0,
         seed=0,
-        adaptive_weight_dropout=False,
+        dropout=0.0,
+        adaptive=(),
     ):
         super().__init__(name="trainer")
         self.network = network
@@ -95,18 +100,26 @@ class Trainer(keras.Model):
         self.fused = bool(fused)
         self.jit = bool(jit)
         self.shape = shape
-        self.rates = (float(weight_dropout), float(embedding_dropout))
-        self.weight_rate = None
-        if adaptive_weight_dropout:
-            self.weight_rate = self.add_weight(
+        # The rates the training step is traced with.
+        self.rates = {
+            "weight": float(weight_dropout),
+            "embedding": float(embedding_dropout),
+            "outputs": float(dropout),
+        }
+        # Variables of the adaptive rates, read at every batch.
+        self.rate_variables = {
+            name: self.add_weight(
                 shape=(),
-                initializer=keras.initializers.Constant(self.rates[0]),
+                initializer=keras.initializers.Constant(self.rates[name]),
                 trainable=False,
-                name="weight_dropout_rate",
+                name=f"{name}_dropout_rate",
             )
+            for name in adaptive
+        }
+        self._adaptive_rates = {name: self.rates[name] for name in adaptive}
         # One mask per batch, from the trainer's own seeded generator.
         self.mask_seed = None
-        if any(self.rates) or adaptive_weight_dropout:
+        if any(self.rates.values()) or adaptive:
             self.mask_seed = keras.random.SeedGenerator(int(seed), name="mask_seed")
         self._net = Network(network)
         # The first layer projects the embedding table, not every token's
@@ -172,26 +185,42 @@ class Trainer(keras.Model):
         """Load weights saved by :meth:`save_weights` into the network."""
         return self.network.load_weights(filepath, *args, **kwargs)
 
-    def set_weight_dropout(self, rate):
-        """Train the next batches with weight dropout at ``rate`` (an
-        adaptive trainer's). The training step, traced without weight
-        dropout while the rate was 0, is traced anew with it."""
-        rate = float(rate)
-        self.weight_rate.assign(rate)
-        # ``rates`` are those the step was traced with: once it drops
-        # weights, it reads their rate from the variable, 0 included.
-        if rate > 0 and not self.rates[0]:
-            self.rates = (rate, self.rates[1])
+    def set_rates(self, **rates):
+        """Train the next batches at these adaptive ``rates`` (by name, as
+        ``adaptive``). A training step traced without a regulariser while
+        its rate was 0 is traced anew with it."""
+        retrace = False
+        for name, rate in rates.items():
+            rate = float(rate)
+            self.rate_variables[name].assign(rate)
+            self._adaptive_rates[name] = rate
+            # ``rates`` are those the step was traced with: once it drops,
+            # it reads the rate from the variable, 0 included.
+            if rate > 0 and not self.rates[name]:
+                self.rates[name] = rate
+                retrace = True
+        if retrace:
             self.make_train_function(force=True)
+
+    def current_rates(self):
+        """The adaptive rates, by name, as the next batch reads them."""
+        return dict(self._adaptive_rates)
 
     def _dropped(self, training):
         """This batch's dropped weights (none outside training)."""
-        if not training or not any(self.rates):
+        if not training or not any(self.rates.values()):
             return None
-        weight, embedding = self.rates
-        if weight and self.weight_rate is not None:
-            weight = self.weight_rate  # read at every batch
-        return dropped_weights(self._net, weight, embedding, self.mask_seed)
+        rates = {
+            name: self.rate_variables.get(name, rate) if rate else 0.0
+            for name, rate in self.rates.items()
+        }
+        return dropped_weights(
+            self._net,
+            rates["weight"],
+            rates["embedding"],
+            self.mask_seed,
+            outputs=rates["outputs"],
+        )
 
     def _forward(self, ids, keep, training):
         """Logits from the carried states (rows with ``keep`` 0 from zeros;
@@ -229,7 +258,7 @@ class Trainer(keras.Model):
         )
 
     def train_step(self, data):
-        if self.rows is None and not self.fused and not any(self.rates):
+        if self.rows is None and not self.fused and not any(self.rates.values()):
             return self._logs_for_reduction(super().train_step(data))
         if self.rows is None:
             x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -364,25 +393,26 @@ class Budget(keras.callbacks.Callback):
         self.elapsed = time.monotonic() - self.start
 
 
-class WeightDropoutByPasses(keras.callbacks.Callback):
-    """``weight_dropout="auto"`` in a fit that ``max_time`` limits.
+class RatesByPasses(keras.callbacks.Callback):
+    """``"auto"`` rates (``weight_dropout``, ``dropout``) in a fit that
+    ``max_time`` limits.
 
     After each epoch, the passes over the text the fit will make (the
     epochs done, plus those the time left allows at the pace so far, at
-    most ``epochs``) set the next epochs' rate
-    (:func:`sklstm._regularisers.auto_weight_dropout`). ``budget`` is the
-    run's :class:`Budget`, whose clock it reads; ``rate`` is the rate the
-    last epoch trained with.
+    most ``epochs``) set the next epochs' adaptive rates of the trainer
+    (:data:`sklstm._regularisers.AUTO_RATES`). ``budget`` is the run's
+    :class:`Budget`, whose clock it reads; ``rates`` are the rates the last
+    epoch trained with, by name.
     """
 
     def __init__(self, budget, epochs=None):
         super().__init__()
         self.budget, self.epochs = budget, epochs
         self.done = 0
-        self.rate = 0.0
+        self.rates = {}
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.rate = float(self.model.weight_rate.numpy())
+        self.rates = self.model.current_rates()
 
     def on_epoch_end(self, epoch, logs=None):
         self.done += 1
@@ -393,7 +423,9 @@ class WeightDropoutByPasses(keras.callbacks.Callback):
         passes = self.done + left * self.done / elapsed
         if self.epochs is not None:
             passes = min(passes, self.epochs)
-        self.model.set_weight_dropout(auto_weight_dropout(passes))
+        self.model.set_rates(
+            **{name: AUTO_RATES[name](passes) for name in self.model.rate_variables}
+        )
 
 
 def clock(seconds):

@@ -64,8 +64,13 @@ class LSTMTextGenerator(BaseEstimator):
     dense_units : int or None, default=None
         Units of a relu Dense layer between the LSTMs and the output layer;
         None for no such layer.
-    dropout : float, default=0.0
-        Dropout rate after each LSTM layer, in [0, 1).
+    dropout : float or "auto", default="auto"
+        Dropout rate on the outputs of each LSTM layer, in [0, 1) (Keras
+        Dropout layers). ``"auto"`` sets the rate by the passes over the
+        text the fit makes, as ``weight_dropout="auto"`` does and on top of
+        it: none up to 15 epochs, then rising linearly to 0.3 at 40 epochs
+        and more; the trainer drops the outputs itself, and the network has
+        no Dropout layers. ``dropout_`` records the rate of the last epoch.
     recurrent_dropout : float, default=0.0
         Dropout rate on the recurrent state inside each LSTM layer, in
         [0, 1). Anything above 0 rules out the fast cuDNN kernel on GPU (a
@@ -251,7 +256,7 @@ class LSTMTextGenerator(BaseEstimator):
         embedding_dim=64,
         units=384,
         dense_units=None,
-        dropout=0.0,
+        dropout="auto",
         recurrent_dropout=0.0,
         weight_dropout="auto",
         embedding_dropout=0.0,

@@ -34,7 +34,7 @@ from sklstm import LSTMTextGenerator
             {"dropout": 1.0},
             ValueError,
             "The 'dropout' parameter of LSTMTextGenerator must be a float >= 0 and "
-            "< 1. Got 1.0 instead.",
+            "< 1, or 'auto'. Got 1.0 instead.",
         ),
         (
             {"epochs": 0},

@@ -23,7 +23,14 @@ from corpora import QUICK, SENTENCES
 import sklstm
 from sklstm import LSTMTextGenerator, TextSequencer, _regularisers
 from sklstm._model import Network, build_model
-from sklstm._regularisers import AUTO_RATE, auto_weight_dropout, drop, dropped_weights
+from sklstm._regularisers import (
+    AUTO_DROPOUT_RATE,
+    AUTO_RATE,
+    auto_dropout,
+    auto_weight_dropout,
+    drop,
+    dropped_weights,
+)
 from sklstm._tokens import EOD_ID, OOV_ID, PAD_ID
 from sklstm._training import Trainer
 from sklstm.sequencer import encode_texts
@@ -365,6 +372,7 @@ def test_parameters_are_checked(params, message):
 def test_regularisers_defaults():
     params = LSTMTextGenerator().get_params()
     assert params["weight_dropout"] == "auto"
+    assert params["dropout"] == "auto"
     assert params["embedding_dropout"] == 0.0
     assert params["tie_weights"] is False
 
@@ -413,6 +421,85 @@ def test_auto_weight_dropout_under_max_time_starts_after_the_first_epoch(
     assert model.history_["loss"][0] == plain.history_["loss"][0]
     assert model.history_["loss"][1] != plain.history_["loss"][1]
     assert model.history_["loss"][2] > plain.history_["loss"][2]
+
+
+def test_auto_dropout_rises_with_the_planned_passes():
+    rates = [auto_dropout(p) for p in (1, 10, 15, 20, 40, 41, 500)]
+    assert rates[:3] == [0.0, 0.0, 0.0]  # up to 15 passes: none
+    assert rates[3] == pytest.approx(0.06)
+    assert rates[4:] == [AUTO_DROPOUT_RATE] * 3 == [0.3] * 3
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_dropped_outputs_follow_every_lstm_layer(fused):
+    net = network()  # LSTM 10 then 7, no Dense layer
+    ids, _ = batch()
+    widths = []
+
+    def outputs(x):  # what dropout="auto" drops
+        widths.append(x.shape[-1])
+        return tf.zeros_like(x)
+
+    states = net.zero_states(BATCH)
+    dropped = {"outputs": outputs}
+    if fused:
+        x, _ = net.fused_features(
+            tf.transpose(ids), states, training=True, jit=False, dropped=dropped
+        )
+    else:
+        x, _ = net.features(ids, states, training=True, dropped=dropped)
+    assert widths == [10, 7]
+    np.testing.assert_array_equal(x.numpy(), 0.0)
+
+
+def test_dropped_outputs_zero_their_share_and_scale_the_rest():
+    x = tf.ones([64, 100, 32])
+    out = drop(x, 0.3, keras.random.SeedGenerator(5)).numpy()
+    kept = out != 0
+    assert abs(kept.mean() - 0.7) < 0.01  # 204,800 draws
+    np.testing.assert_allclose(out[kept], 1 / 0.7, rtol=1e-6)
+
+
+def test_auto_dropout_trains_at_the_rate_of_its_epochs(monkeypatch):
+    monkeypatch.setattr(_regularisers, "AUTO_DROPOUT_PASSES", (0.0, 4.0))  # 2: half
+    params = dict(TINY, weight_dropout=0.0)
+    model = LSTMTextGenerator(**params).fit(SENTENCES)
+    plain = LSTMTextGenerator(**params, dropout=0.0).fit(SENTENCES)
+    assert model.dropout_ == AUTO_DROPOUT_RATE / 2 and plain.dropout_ == 0.0
+    # The trainer drops the outputs: the network has no Dropout layer.
+    names = [layer.name for layer in model.model_.layers]
+    assert not [name for name in names if name.startswith("dropout")]
+    assert model.history_["loss"] != plain.history_["loss"]
+    # Scoring does not drop: the same network scores the same twice.
+    assert model.score(SENTENCES) == model.score(SENTENCES)
+
+
+def test_fixed_dropout_is_the_networks_own_layers():
+    model = LSTMTextGenerator(**TINY, dropout=0.2).fit(SENTENCES)
+    assert model.dropout_ == 0.2
+    assert model.model_.get_layer("dropout_0").rate == 0.2
+
+
+@pytest.mark.parametrize("training_kernel", ["fused", "keras"])
+def test_auto_dropout_under_max_time_starts_after_the_first_epoch(
+    monkeypatch, training_kernel
+):
+    monkeypatch.setattr(_regularisers, "AUTO_DROPOUT_PASSES", (0.0, 1.0))
+    params = dict(
+        TINY,
+        epochs=3,
+        max_time=600,
+        weight_dropout=0.0,
+        learning_rate_schedule="constant",  # no clock in the loss curve
+        training_kernel=training_kernel,
+    )
+    model = LSTMTextGenerator(**params).fit(SENTENCES)
+    plain = LSTMTextGenerator(**params, dropout=0.0).fit(SENTENCES)
+    assert model.training_kernel_ == training_kernel
+    assert model.dropout_ == AUTO_DROPOUT_RATE and plain.dropout_ == 0.0
+    assert model.weight_dropout_ == 0.0
+    assert model.history_["loss"][0] == plain.history_["loss"][0]
+    assert model.history_["loss"][1] != plain.history_["loss"][1]
 
 
 # --------------------------------------------------------------------------

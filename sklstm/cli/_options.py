@@ -164,7 +164,8 @@ TRAIN_OPTIONS = (
            "layers, e.g. 256,256", _units, "N[,N...]"),
     Option("--dense-units", "dense_units", "units of a relu Dense layer before "
            "the output, or none", _int_or_none, "N"),
-    Option("--dropout", "dropout", "dropout after each LSTM layer", float,
+    Option("--dropout", "dropout", "dropout on each LSTM layer's outputs; "
+           "auto: none up to 15 epochs, rising to 0.3 at 40", _rate_or_auto,
            "RATE"),
     Option("--weight-dropout", "weight_dropout", "DropConnect on each LSTM's "
            "recurrent kernel, one mask per batch (AWD-LSTM); auto: none up to "
